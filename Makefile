@@ -1,0 +1,296 @@
+# kc - one static binary: store, control plane, node agent and client.
+#
+#   make            build ./kc (static, musl, stripped)
+#   make run        build, then start `kc server --role=all` (DATA_DIR=/var/lib/kc)
+#   make test       unit tests (ASan+UBSan, TSan pass), integration tests on the real ./kc,
+#                   and a short run of every fuzzer
+#   make fuzz       run each fuzzer for FUZZ_SECONDS (default 600)
+#   make bench      benchmarks in tests/bench/ (see docs/benchmarks.md)
+#   make format     apply .clang-format
+#
+# Tools that are missing are installed by contrib/install-tools.sh when running as root on
+# Debian; third-party sources are fetched by contrib/fetch-deps.sh into build/deps.
+
+BUILD      ?= build
+DATA_DIR   ?= /var/lib/kc
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 10
+V          ?= 0
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+# CI builds with -Werror.
+ifneq ($(CI),)
+WERROR ?= 1
+endif
+WERROR ?= 0
+
+KC_VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# ---------------------------------------------------------------------------------------------
+# kc's own sources (explicit lists; main.c is separate so tests can link everything else)
+
+LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/clock.c \
+	lib/json.c lib/yaml.c lib/base64.c lib/crypto.c lib/x509.c
+
+NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
+	net/http_server.c net/http_client.c net/ws.c net/router.c
+
+CLI_SRCS := roles/cli/flags.c roles/cli/server.c
+
+KC_SRCS := $(wildcard $(LIB_SRCS) $(NET_SRCS) $(CLI_SRCS))
+MAIN_SRC := main.c
+
+# ---------------------------------------------------------------------------------------------
+# flags
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+	-Wformat=2 -Wvla -Wcast-qual -Wno-unused-parameter -Wno-format-nonliteral \
+	-Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+DEPS_DIR := $(BUILD)/deps
+DSRC     := $(DEPS_DIR)/src
+
+# Both toolchains must agree on these: they change mbedTLS struct layouts.
+DEP_DEFS := -DMBEDTLS_THREADING_C -DMBEDTLS_THREADING_PTHREAD -DCJSON_NESTING_LIMIT=512 \
+	-DSQLITE_THREADSAFE=2 -DSQLITE_DQS=0 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_OMIT_LOAD_EXTENSION \
+	-DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE -DSQLITE_LIKE_DOESNT_MATCH_BLOBS \
+	-DSQLITE_USE_ALLOCA -DSQLITE_DEFAULT_FOREIGN_KEYS=0 -DHAVE_USLEEP=1 \
+	-DYAML_VERSION_STRING='"0.2.5"' -DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 \
+	-DYAML_VERSION_PATCH=5 -DYAML_DECLARE_STATIC
+DEP_INCS := -I$(DSRC)/mbedtls/include -I$(DSRC)/cjson -I$(DSRC)/libyaml/include -I$(BUILD)/sqlite
+
+KC_DEFS := -D_GNU_SOURCE -DKC_VERSION='"$(KC_VERSION)"' -DKC_GIT_COMMIT='"$(GIT_COMMIT)"' \
+	-DKC_BUILD_DATE='"$(BUILD_DATE)"'
+KC_CPPFLAGS := -I. $(DEP_INCS) $(DEP_DEFS)
+
+# The static binary: musl. musl-gcc does not search /usr/include, so kernel UAPI headers come
+# through a folder of symlinks.
+MUSL_CC      := musl-gcc
+MUSL_DIR     := $(BUILD)/musl
+MUSL_INC     := $(MUSL_DIR)/include
+MUSL_CFLAGS  := -std=c11 -O2 -g -fno-strict-aliasing -fstack-protector-strong -isystem $(MUSL_INC)
+MUSL_LDFLAGS := -static -Wl,--gc-sections -Wl,-O1
+ifneq ($(DEBUG),1)
+MUSL_LDFLAGS += -s
+endif
+
+# Unit tests: glibc with AddressSanitizer + UBSan; a ThreadSanitizer pass for the threaded code.
+HOST_CC      := gcc
+ASAN_DIR     := $(BUILD)/asan
+ASAN_CFLAGS  := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+TSAN_DIR     := $(BUILD)/tsan
+TSAN_CFLAGS  := -std=c11 -O1 -g -fsanitize=thread
+DEPHOST_DIR  := $(BUILD)/host
+DEPHOST_CFLAGS := -O2 -g -fPIC
+
+# Fuzzers: clang + libFuzzer.
+FUZZ_CC      := clang
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_CFLAGS  := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+
+# ---------------------------------------------------------------------------------------------
+# third-party libraries, compiled from the fetched upstream sources with our flags
+
+MBEDTLS_SRCS = $(sort $(wildcard $(DSRC)/mbedtls/library/*.c))
+YAML_SRCS    = $(sort $(wildcard $(DSRC)/libyaml/src/*.c))
+CJSON_SRCS   = $(DSRC)/cjson/cJSON.c
+SQLITE_SRC   = $(BUILD)/sqlite/sqlite3.c
+
+DEPS_STAMP   := $(DSRC)/.fetched
+
+.PHONY: all run test unit-test tsan-test integration-test fuzz fuzz-smoke bench format clean \
+	distclean deps tools-build tools-test tools-fuzz tools-bench
+
+all: kc
+
+tools-build:
+	$(Q)sh contrib/install-tools.sh build
+tools-test:
+	$(Q)sh contrib/install-tools.sh test
+tools-fuzz:
+	$(Q)sh contrib/install-tools.sh fuzz
+tools-bench:
+	$(Q)sh contrib/install-tools.sh bench
+
+$(DEPS_STAMP): contrib/fetch-deps.sh contrib/deps.sha256 | tools-build
+	$(Q)sh contrib/fetch-deps.sh $(DEPS_DIR)
+	$(Q)touch $@
+
+deps: $(DEPS_STAMP)
+
+# The SQLite amalgamation is generated once from the full source tree (needs tclsh).
+$(SQLITE_SRC): $(DEPS_STAMP)
+	@echo "  GEN     $@"
+	$(Q)rm -rf $(BUILD)/sqlite-bld && mkdir -p $(BUILD)/sqlite-bld $(BUILD)/sqlite
+	$(Q)cd $(BUILD)/sqlite-bld && $(abspath $(DSRC))/sqlite/configure --disable-tcl >/dev/null \
+		&& $(MAKE) -s sqlite3.c >/dev/null
+	$(Q)cp $(BUILD)/sqlite-bld/sqlite3.c $(BUILD)/sqlite-bld/sqlite3.h $(BUILD)/sqlite/
+
+$(MUSL_INC)/.stamp:
+	$(Q)mkdir -p $(MUSL_INC)
+	$(Q)ln -sfn /usr/include/linux $(MUSL_INC)/linux
+	$(Q)ln -sfn /usr/include/asm-generic $(MUSL_INC)/asm-generic
+	$(Q)ln -sfn /usr/include/x86_64-linux-gnu/asm $(MUSL_INC)/asm
+	$(Q)touch $@
+
+# dep_lib(dir, cc, cflags): archives for one toolchain
+define dep_lib
+$(1)/libmbedtls.a: $(DEPS_STAMP)
+	@echo "  AR      $$@"
+	$(Q)rm -rf $(1)/mbedtls-obj && mkdir -p $(1)/mbedtls-obj
+	$(Q)cd $(1)/mbedtls-obj && for f in $$(abspath $$(MBEDTLS_SRCS)); do \
+		$(2) $(3) -w -I$(abspath $(DSRC))/mbedtls/include $(DEP_DEFS) -c $$$$f || exit 1; done
+	$(Q)ar rcs $$@ $(1)/mbedtls-obj/*.o
+$(1)/libyaml.a: $(DEPS_STAMP)
+	@echo "  AR      $$@"
+	$(Q)rm -rf $(1)/yaml-obj && mkdir -p $(1)/yaml-obj
+	$(Q)cd $(1)/yaml-obj && for f in $$(abspath $$(YAML_SRCS)); do \
+		$(2) $(3) -w -I$(abspath $(DSRC))/libyaml/include $(DEP_DEFS) -c $$$$f || exit 1; done
+	$(Q)ar rcs $$@ $(1)/yaml-obj/*.o
+$(1)/libcjson.a: $(DEPS_STAMP)
+	@echo "  AR      $$@"
+	$(Q)mkdir -p $(1)
+	$(Q)$(2) $(3) -w $(DEP_DEFS) -c $$(CJSON_SRCS) -o $(1)/cJSON.o
+	$(Q)ar rcs $$@ $(1)/cJSON.o
+$(1)/libsqlite3.a: $(SQLITE_SRC)
+	@echo "  AR      $$@"
+	$(Q)mkdir -p $(1)
+	$(Q)$(2) $(3) -w $(DEP_DEFS) -c $(SQLITE_SRC) -o $(1)/sqlite3.o
+	$(Q)ar rcs $$@ $(1)/sqlite3.o
+endef
+
+MUSL_DEPS := $(MUSL_DIR)/libmbedtls.a $(MUSL_DIR)/libyaml.a $(MUSL_DIR)/libcjson.a \
+	$(MUSL_DIR)/libsqlite3.a
+HOST_DEPS := $(DEPHOST_DIR)/libmbedtls.a $(DEPHOST_DIR)/libyaml.a $(DEPHOST_DIR)/libcjson.a \
+	$(DEPHOST_DIR)/libsqlite3.a
+
+$(eval $(call dep_lib,$(MUSL_DIR),$(MUSL_CC),-O2 -fno-strict-aliasing -isystem $(abspath $(MUSL_INC))))
+$(eval $(call dep_lib,$(DEPHOST_DIR),$(HOST_CC),$(DEPHOST_CFLAGS)))
+$(MUSL_DEPS): | $(MUSL_INC)/.stamp
+
+# Header prerequisites come from -MMD; dep headers exist once the sources are fetched.
+DEP_HEADERS := $(DEPS_STAMP) $(SQLITE_SRC)
+
+# ---------------------------------------------------------------------------------------------
+# kc
+
+MUSL_OBJS := $(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(KC_SRCS) $(MAIN_SRC))
+
+$(MUSL_DIR)/obj/%.o: %.c | $(DEP_HEADERS) $(MUSL_INC)/.stamp tools-build
+	@echo "  CC      $<"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(MUSL_CC) $(MUSL_CFLAGS) $(WARN) $(KC_DEFS) $(KC_CPPFLAGS) -MMD -MP -c $< -o $@
+
+kc: $(MUSL_OBJS) $(MUSL_DEPS)
+	@echo "  LD      $@"
+	$(Q)$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJS) $(MUSL_DEPS) -lpthread
+
+# The build info compiled into `kc version` is always current.
+$(MUSL_DIR)/obj/main.o: .FORCE
+.PHONY: .FORCE
+.FORCE:
+
+run: kc
+	./kc server --role=all --data-dir $(DATA_DIR)
+
+# ---------------------------------------------------------------------------------------------
+# tests
+
+ASAN_OBJS := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(KC_SRCS))
+TSAN_OBJS := $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(KC_SRCS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/%,$(UNIT_SRCS))
+# Modules with threads also run under ThreadSanitizer.
+TSAN_TESTS := test_loop test_http_server test_http_client
+TSAN_BINS := $(patsubst %,$(TSAN_DIR)/%,$(filter $(TSAN_TESTS),$(basename $(notdir $(UNIT_SRCS)))))
+TEST_LIBS := $(HOST_DEPS) -lcmocka -lpthread -lm
+TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
+
+$(ASAN_DIR)/obj/%.o: %.c | $(DEP_HEADERS) tools-test
+	@echo "  CC      $< (asan)"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOST_CC) $(ASAN_CFLAGS) $(WARN) $(KC_DEFS) $(KC_CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(TSAN_DIR)/obj/%.o: %.c | $(DEP_HEADERS) tools-test
+	@echo "  CC      $< (tsan)"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(HOST_CC) $(TSAN_CFLAGS) $(WARN) $(KC_DEFS) $(KC_CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(ASAN_DIR)/libkc.a: $(ASAN_OBJS) $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(TESTLIB_SRCS))
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(TSAN_DIR)/libkc.a: $(TSAN_OBJS) $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(TESTLIB_SRCS))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(ASAN_DIR)/test_%: $(ASAN_DIR)/obj/tests/unit/test_%.o $(ASAN_DIR)/libkc.a $(HOST_DEPS)
+	$(Q)$(HOST_CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_DIR)/libkc.a $(TEST_LIBS)
+$(TSAN_DIR)/test_%: $(TSAN_DIR)/obj/tests/unit/test_%.o $(TSAN_DIR)/libkc.a $(HOST_DEPS)
+	$(Q)$(HOST_CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_DIR)/libkc.a $(TEST_LIBS)
+
+unit-test: $(UNIT_BINS)
+	$(Q)sh tests/run-unit.sh $(UNIT_BINS)
+
+tsan-test: $(TSAN_BINS)
+	$(Q)sh tests/run-unit.sh $(TSAN_BINS)
+
+integration-test: kc
+	$(Q)sh tests/integration/run.sh
+
+# `make test` runs every layer and ends with one "N passed, N failed" line for all of them.
+test: kc $(UNIT_BINS) $(TSAN_BINS) fuzz-build | tools-test
+	$(Q)KC_FUZZ_DIR=$(FUZZ_DIR) FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
+		sh tests/run-all.sh "$(UNIT_BINS)" "$(TSAN_BINS)"
+
+# ---------------------------------------------------------------------------------------------
+# fuzzing
+
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRCS))
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(KC_SRCS))
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(DEP_HEADERS) tools-fuzz
+	@echo "  CC      $< (fuzz)"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(KC_DEFS) $(KC_CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/libkc.a: $(FUZZ_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/libkc.a $(HOST_DEPS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libkc.a $(HOST_DEPS) -lpthread -lm
+
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	$(Q)KC_FUZZ_DIR=$(FUZZ_DIR) sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(notdir $(FUZZ_BINS))
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)KC_FUZZ_DIR=$(FUZZ_DIR) sh tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(notdir $(FUZZ_BINS))
+
+# ---------------------------------------------------------------------------------------------
+
+bench: kc | tools-bench
+	$(Q)sh tests/bench/run.sh
+
+format:
+	clang-format -i $(KC_SRCS) $(MAIN_SRC) $(wildcard lib/*.h net/*.h roles/*/*.h) \
+		$(UNIT_SRCS) $(FUZZ_SRCS)
+
+clean:
+	rm -rf kc $(MUSL_DIR)/obj $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)
+
+distclean:
+	rm -rf kc $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
