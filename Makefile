@@ -42,7 +42,7 @@ LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/cl
 NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 	net/http_server.c net/http_client.c net/ws.c net/router.c
 
-CLI_SRCS := roles/cli/flags.c roles/cli/server.c
+CLI_SRCS := roles/config.c roles/server.c
 
 KC_SRCS := $(wildcard $(LIB_SRCS) $(NET_SRCS) $(CLI_SRCS))
 MAIN_SRC := main.c
@@ -52,7 +52,7 @@ MAIN_SRC := main.c
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
 	-Wformat=2 -Wvla -Wcast-qual -Wno-unused-parameter -Wno-format-nonliteral \
-	-Wno-missing-field-initializers
+	-Wno-missing-field-initializers -Wno-format-truncation
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
@@ -113,6 +113,9 @@ DEPS_STAMP   := $(DSRC)/.fetched
 	distclean deps tools-build tools-test tools-fuzz tools-bench
 
 all: kc
+
+# Keep intermediate objects (test and fuzz objects are otherwise deleted after linking).
+.SECONDARY:
 
 tools-build:
 	$(Q)sh contrib/install-tools.sh build
@@ -293,4 +296,4 @@ clean:
 distclean:
 	rm -rf kc $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path '*/obj/*' -name '*.d' -type f 2>/dev/null)

@@ -40,16 +40,20 @@ int kc_err_wrap(struct kc_err *err, const char *fmt, ...)
 {
 	if (!err)
 		return 0;
-	char prefix[KC_ERRMSG_MAX], old[KC_ERRMSG_MAX];
+	char old[KC_ERRMSG_MAX];
+	memcpy(old, err->msg[0] ? err->msg : kc_strerror(err->code), KC_ERRMSG_MAX - 1);
+	old[KC_ERRMSG_MAX - 1] = '\0';
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof old);
-	if (old[0])
-		snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
-	else
-		snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, kc_strerror(err->code));
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof err->msg ? sizeof err->msg - 1 : (size_t)n;
+	/* Append ": old" by hand: bounded, and no format-truncation games. */
+	const char *parts[2] = { ": ", old };
+	for (int i = 0; i < 2; i++)
+		for (const char *p = parts[i]; *p && len < sizeof err->msg - 1; p++)
+			err->msg[len++] = *p;
+	err->msg[len] = '\0';
 	return err->code;
 }
 

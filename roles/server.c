@@ -1,0 +1,139 @@
+/* DESIGN: `kc server` is a list of subsystems, each with start/stop and the roles it belongs to.
+ * The main thread blocks the stop signals before any thread exists (so every thread inherits the
+ * mask and only the main thread sees them), starts the subsystems in table order, then waits in
+ * sigwaitinfo(). On SIGTERM/SIGINT it stops the started subsystems in reverse order; a second
+ * signal during the stop exits at once. A failed start stops what already started and exits 2. */
+#include "roles/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+struct kc_server {
+	const struct kc_server_config *cfg;
+	int lock_fd;
+};
+
+struct subsystem {
+	const char *name;
+	unsigned roles;   /* started when the configured roles intersect this mask */
+	int (*start)(struct kc_server *s, struct kc_err *err);
+	void (*stop)(struct kc_server *s);
+};
+
+/* The data dir is one node's: a second kc on the same dir would corrupt the store. */
+static int data_dir_start(struct kc_server *s, struct kc_err *err)
+{
+	int rc = kc_config_prepare_data_dir(s->cfg, err);
+	if (rc < 0)
+		return rc;
+	char path[sizeof s->cfg->data_dir + 16];
+	snprintf(path, sizeof path, "%s/kc.lock", s->cfg->data_dir);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0)
+		return kc_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(s->lock_fd);
+		s->lock_fd = -1;
+		if (e == EWOULDBLOCK)
+			return kc_err_set(err, -EBUSY, "data dir %s is in use by another kc process",
+					  s->cfg->data_dir);
+		return kc_err_set(err, -e, "cannot lock %s: %s", path, strerror(e));
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(s->lock_fd, 0) < 0 || write(s->lock_fd, pid, (size_t)n) != n)
+		log_warn("cannot record pid file=%s err=%s", path, strerror(errno));
+	return 0;
+}
+
+static void data_dir_stop(struct kc_server *s)
+{
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+}
+
+static const struct subsystem subsystems[] = {
+	{ "data-dir", KC_ROLE_ALL, data_dir_start, data_dir_stop },
+};
+
+#define NSUB (sizeof subsystems / sizeof subsystems[0])
+
+static void stop_started(struct kc_server *s, const bool *started)
+{
+	for (size_t i = NSUB; i-- > 0;) {
+		if (!started[i])
+			continue;
+		log_info("stopping subsystem=%s", subsystems[i].name);
+		subsystems[i].stop(s);
+	}
+}
+
+int kc_server_main(const struct kc_server_config *cfg)
+{
+	kc_log_set_level(cfg->log_level);
+	kc_log_set_format(cfg->log_format);
+
+	sigset_t stopset;
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
+	sigaddset(&stopset, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct kc_server s = { .cfg = cfg, .lock_fd = -1 };
+	bool started[NSUB] = { false };
+	if (cfg->plain_http)
+		log_warn("--plain-http: store client and peer traffic is NOT encrypted; use only on loopback or in tests");
+
+	for (size_t i = 0; i < NSUB; i++) {
+		if (!(subsystems[i].roles & cfg->roles))
+			continue;
+		struct kc_err err = { 0 };
+		int rc = subsystems[i].start(&s, &err);
+		if (rc < 0) {
+			/* One line, meant for a person: the cause is in the message. */
+			fprintf(stderr, "kc server: %s\n", err.msg[0] ? err.msg : kc_strerror(rc));
+			stop_started(&s, started);
+			return 2;
+		}
+		started[i] = true;
+		log_debug("started subsystem=%s", subsystems[i].name);
+	}
+	char addr[64];
+	log_info("kc ready version=%s roles=%s node=%s data-dir=%s advertise=%s", KC_VERSION,
+		 cfg->role_name, cfg->node_name, cfg->data_dir,
+		 net_ip_format(&cfg->advertise_address, addr, sizeof addr));
+
+	siginfo_t si;
+	for (;;) {
+		int sig = sigwaitinfo(&stopset, &si);
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP ignored (configuration is read at start)");
+			continue;
+		}
+		log_info("stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	/* A second signal while stopping means "now". */
+	sigdelset(&stopset, SIGHUP);
+	pthread_sigmask(SIG_UNBLOCK, &stopset, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+	stop_started(&s, started);
+	log_info("kc stopped");
+	return 0;
+}
