@@ -29,9 +29,6 @@ WERROR ?= 1
 endif
 WERROR ?= 0
 
-KC_VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # ---------------------------------------------------------------------------------------------
 # kc's own sources (explicit lists; main.c is separate so tests can link everything else)
@@ -69,9 +66,8 @@ DEP_DEFS := -DMBEDTLS_THREADING_C -DMBEDTLS_THREADING_PTHREAD -DCJSON_NESTING_LI
 	-DYAML_VERSION_PATCH=5 -DYAML_DECLARE_STATIC
 DEP_INCS := -I$(DSRC)/mbedtls/include -I$(DSRC)/cjson -I$(DSRC)/libyaml/include -I$(BUILD)/sqlite
 
-KC_DEFS := -D_GNU_SOURCE -DKC_VERSION='"$(KC_VERSION)"' -DKC_GIT_COMMIT='"$(GIT_COMMIT)"' \
-	-DKC_BUILD_DATE='"$(BUILD_DATE)"'
-KC_CPPFLAGS := -I. $(DEP_INCS) $(DEP_DEFS)
+KC_DEFS := -D_GNU_SOURCE
+KC_CPPFLAGS := -I. -I$(BUILD)/gen $(DEP_INCS) $(DEP_DEFS)
 
 # The static binary: musl. musl-gcc does not search /usr/include, so kernel UAPI headers come
 # through a folder of symlinks.
@@ -183,7 +179,7 @@ $(eval $(call dep_lib,$(DEPHOST_DIR),$(HOST_CC),$(DEPHOST_CFLAGS)))
 $(MUSL_DEPS): | $(MUSL_INC)/.stamp
 
 # Header prerequisites come from -MMD; dep headers exist once the sources are fetched.
-DEP_HEADERS := $(DEPS_STAMP) $(SQLITE_SRC)
+DEP_HEADERS := $(DEPS_STAMP) $(SQLITE_SRC) $(BUILD)/gen/kc_version.h
 
 # ---------------------------------------------------------------------------------------------
 # kc
@@ -199,8 +195,16 @@ kc: $(MUSL_OBJS) $(MUSL_DEPS)
 	@echo "  LD      $@"
 	$(Q)$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJS) $(MUSL_DEPS) -lpthread
 
-# The build info compiled into `kc version` is always current.
-$(MUSL_DIR)/obj/main.o: .FORCE
+# Build info for `kc version`: rewritten only when the version or the commit changes, so an
+# unchanged tree rebuilds nothing. The date is the commit's, which keeps builds reproducible.
+$(BUILD)/gen/kc_version.h: .FORCE
+	$(Q)mkdir -p $(dir $@)
+	$(Q)v=$$(cat VERSION); c=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	d=$$(git log -1 --format=%cI 2>/dev/null || echo unknown); \
+	git diff --quiet HEAD -- 2>/dev/null || c="$$c-dirty"; \
+	printf '#define KC_VERSION "%s"\n#define KC_GIT_COMMIT "%s"\n#define KC_BUILD_DATE "%s"\n' \
+		"$$v" "$$c" "$$d" >$@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 .PHONY: .FORCE
 .FORCE:
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "kc_version.h"
 #include "lib/log.h"
 #include "roles/config.h"
 #include "roles/server.h"

@@ -56,6 +56,15 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "kc: missing tools; install them with: apt-get install$need" >&2
 	exit 1
 fi
+# Parallel make may ask for several sets at once; apt allows one installer at a time.
+exec 9>/tmp/kc-install-tools.lock
+flock 9
+need_now=""
+for pkg in $need; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need_now="$need_now $pkg"
+done
+need=$need_now
+[ -n "$need" ] || exit 0
 echo "install-tools: installing$need" >&2
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' 2>/dev/null | head -n 1)" ] ||
 	[ -n "$(find /var/lib/apt/lists -maxdepth 0 -mmin +1440 2>/dev/null)" ]; then

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include "kc_version.h"
 #include "lib/log.h"
 
 struct kc_server {
@@ -90,6 +92,13 @@ int kc_server_main(const struct kc_server_config *cfg)
 	sigaddset(&stopset, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Watches and kubelets hold many connections: use every descriptor we are allowed. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	struct kc_server s = { .cfg = cfg, .lock_fd = -1 };
 	bool started[NSUB] = { false };

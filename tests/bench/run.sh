@@ -1,0 +1,9 @@
+#!/bin/sh
+# run.sh - every benchmark of tests/bench/, each against its anchor in the same run.
+# Results go to stdout and to build/bench/results.txt; docs/benchmarks.md records them.
+cd "$(dirname "$0")/../.." || exit 1
+mkdir -p build/bench
+{
+	sh tests/bench/bench_binary.sh
+	sh tests/bench/bench_http.sh
+} 2>&1 | tee build/bench/results.txt
