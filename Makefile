@@ -39,7 +39,7 @@ LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/cl
 NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 	net/http_server.c net/http_client.c net/ws.c net/router.c
 
-CLI_SRCS := roles/config.c roles/server.c
+CLI_SRCS := roles/config.c roles/pki.c roles/server.c
 
 KC_SRCS := $(wildcard $(LIB_SRCS) $(NET_SRCS) $(CLI_SRCS))
 MAIN_SRC := main.c
@@ -93,7 +93,7 @@ DEPHOST_CFLAGS := -O2 -g -fPIC
 # Fuzzers: clang + libFuzzer.
 FUZZ_CC      := clang
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_CFLAGS  := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_CFLAGS  := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -Wno-unknown-warning-option
 
 # ---------------------------------------------------------------------------------------------
 # third-party libraries, compiled from the fetched upstream sources with our flags
@@ -219,7 +219,7 @@ TSAN_OBJS := $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(KC_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/%,$(UNIT_SRCS))
 # Modules with threads also run under ThreadSanitizer.
-TSAN_TESTS := test_loop test_http_server test_http_client
+TSAN_TESTS := test_loop test_http_server test_http_client test_tls test_crypto
 TSAN_BINS := $(patsubst %,$(TSAN_DIR)/%,$(filter $(TSAN_TESTS),$(basename $(notdir $(UNIT_SRCS)))))
 TEST_LIBS := $(HOST_DEPS) -lcmocka -lpthread -lm
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
@@ -287,7 +287,15 @@ fuzz-smoke: $(FUZZ_BINS)
 
 # ---------------------------------------------------------------------------------------------
 
-bench: kc | tools-bench
+# Benchmark programs are built exactly like kc (musl, -O2, static).
+BENCH_BINS := build/bench/httpd_bench
+build/bench/%: tests/bench/%.c $(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(KC_SRCS)) $(MUSL_DEPS) | $(DEP_HEADERS)
+	@echo "  LD      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(MUSL_CC) $(MUSL_CFLAGS) $(WARN) $(KC_DEFS) $(KC_CPPFLAGS) $(MUSL_LDFLAGS) -o $@ $< \
+		$(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(KC_SRCS)) $(MUSL_DEPS) -lpthread
+
+bench: kc $(BENCH_BINS) | tools-bench
 	$(Q)sh tests/bench/run.sh
 
 format:

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/str.h"
+#include "net/http_client.h"
 
 typedef int (*flag_parse_fn)(struct kc_server_config *c, const char *flag, const char *v,
 			     struct kc_err *err);
@@ -58,28 +59,11 @@ bool kc_dns_subdomain_ok(const char *s)
 	return s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..");
 }
 
-/* A URL kc can reach: http or https, a host, an optional port, nothing else required. */
+/* A URL kc can reach: the HTTP client's own parser decides, so flags and connections agree. */
 static bool url_ok(const char *v)
 {
-	const char *rest;
-	if (kc_has_prefix(v, "https://"))
-		rest = v + 8;
-	else if (kc_has_prefix(v, "http://"))
-		rest = v + 7;
-	else
-		return false;
-	size_t hostlen = strcspn(rest, "/?#");
-	if (hostlen == 0 || hostlen > 253 + 8)
-		return false;
-	char hostport[270], host[256];
-	uint16_t port;
-	memcpy(hostport, rest, hostlen);
-	hostport[hostlen] = '\0';
-	if (strchr(hostport, '@') || strchr(hostport, ' '))
-		return false;
-	if (net_hostport_split(hostport, host, sizeof host, &port) == 0)
-		return true;
-	return !strchr(hostport, ':') || hostport[0] == '[';
+	struct http_url u;
+	return http_url_parse(v, &u, NULL) == 0;
 }
 
 static int copy_str(char *dst, size_t size, const char *flag, const char *v, struct kc_err *err)

@@ -15,6 +15,7 @@ trap cleanup EXIT INT TERM
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 head -c $BODY_SIZE /dev/zero | tr '\0' 'k' >"$tmp/index.html"
+chmod 755 "$tmp"; chmod 644 "$tmp/index.html"
 
 # nginx, configured for a keep-alive benchmark (no logging, unlimited keep-alive requests)
 NPORT=$(port)
