@@ -33,15 +33,17 @@ WERROR ?= 0
 # ---------------------------------------------------------------------------------------------
 # kc's own sources (explicit lists; main.c is separate so tests can link everything else)
 
-LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/clock.c \
+LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/clock.c lib/fs.c \
 	lib/json.c lib/yaml.c lib/base64.c lib/crypto.c lib/x509.c
 
 NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 	net/http_server.c net/http_client.c net/ws.c net/router.c
 
-CLI_SRCS := roles/config.c roles/pki.c roles/server.c
+STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c
 
-KC_SRCS := $(wildcard $(LIB_SRCS) $(NET_SRCS) $(CLI_SRCS))
+CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/apiserver/apiserver.c
+
+KC_SRCS := $(wildcard $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(CLI_SRCS))
 MAIN_SRC := main.c
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +221,7 @@ TSAN_OBJS := $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(KC_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/%,$(UNIT_SRCS))
 # Modules with threads also run under ThreadSanitizer.
-TSAN_TESTS := test_loop test_http_server test_http_client test_tls test_crypto
+TSAN_TESTS := test_loop test_http_server test_http_client test_tls test_crypto test_mvcc
 TSAN_BINS := $(patsubst %,$(TSAN_DIR)/%,$(filter $(TSAN_TESTS),$(basename $(notdir $(UNIT_SRCS)))))
 TEST_LIBS := $(HOST_DEPS) -lcmocka -lpthread -lm
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))

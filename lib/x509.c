@@ -14,8 +14,9 @@
  * mbedTLS writes ASN.1 backwards (from the end of the buffer) and writes a name list head
  * first, so the head of a name list becomes the LAST RDN of the encoded name.
  *
- * Files are written through write_file_atomic: temporary file in the same directory, fsync,
+ * Files are written through kc_write_file_atomic (lib/fs.h): temporary file in the same directory, fsync,
  * rename, fsync of the directory, so a crash leaves either the old or the new file. */
+#include "lib/fs.h"
 #include "lib/x509.h"
 
 #include <arpa/inet.h>
@@ -63,139 +64,6 @@ static const char *mbed_err(int ret, char *buf, size_t size)
 }
 
 /* ---- files ---- */
-
-/* Reads a whole file of at most 'limit' bytes into a fresh NUL-terminated buffer. */
-static int read_file(const char *path, size_t limit, unsigned char **out, size_t *len,
-		     struct kc_err *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kc_err_set(err, -errno, "open %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		return kc_err_set(err, -e, "stat %s: %s", path, strerror(e));
-	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > limit) {
-		close(fd);
-		return kc_err_set(err, -KC_ETOOBIG, "%s: not a regular file of at most %zu bytes",
-				  path, limit);
-	}
-	size_t cap = (size_t)st.st_size + 1, n = 0;
-	unsigned char *buf = xmalloc(cap);
-	for (;;) {
-		if (n == cap - 1) {
-			/* The file grew since fstat; allow up to the limit. */
-			if (cap - 1 >= limit) {
-				mbedtls_platform_zeroize(buf, n);
-				free(buf);
-				close(fd);
-				return kc_err_set(err, -KC_ETOOBIG, "%s: larger than %zu bytes",
-						  path, limit);
-			}
-			cap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
-			buf = xrealloc(buf, cap);
-		}
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			mbedtls_platform_zeroize(buf, n);
-			free(buf);
-			close(fd);
-			return kc_err_set(err, -e, "read %s: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-static int fsync_parent_dir(const char *path, struct kc_err *err)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		strcpy(dir, ".");
-	} else if (slash == path) {
-		strcpy(dir, "/");
-	} else {
-		size_t n = (size_t)(slash - path);
-		if (n >= sizeof dir)
-			return kc_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return kc_err_set(err, -errno, "open %s: %s", dir, strerror(errno));
-	int rc = 0;
-	if (fsync(fd) < 0)
-		rc = kc_err_set(err, -errno, "fsync %s: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
-
-static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			     struct kc_err *err)
-{
-	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
-	int rc = 0;
-	/* mkostemp creates the file 0600, so a key is never readable by others, not even
-	 * briefly; certificates are widened with fchmod. */
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = kc_err_set(err, -errno, "create %s: %s", tmp, strerror(errno));
-		goto out_free;
-	}
-	if (fchmod(fd, mode) < 0) {
-		rc = kc_err_set(err, -errno, "chmod %s: %s", tmp, strerror(errno));
-		goto out_close;
-	}
-	const unsigned char *p = data;
-	size_t left = len;
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = kc_err_set(err, -errno, "write %s: %s", tmp, strerror(errno));
-			goto out_close;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) < 0) {
-		rc = kc_err_set(err, -errno, "fsync %s: %s", tmp, strerror(errno));
-		goto out_close;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = kc_err_set(err, -errno, "close %s: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = kc_err_set(err, -errno, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out_unlink;
-	}
-	rc = fsync_parent_dir(path, err);
-	goto out_free;
-out_close:
-	close(fd);
-out_unlink:
-	unlink(tmp);
-out_free:
-	free(tmp);
-	return rc;
-}
 
 /* ---- keys ---- */
 
@@ -258,7 +126,7 @@ int kc_key_load_file(const char *path, struct kc_key **out, struct kc_err *err)
 {
 	unsigned char *buf;
 	size_t len;
-	int rc = read_file(path, KEY_FILE_MAX, &buf, &len, err);
+	int rc = kc_read_file(path, KEY_FILE_MAX, &buf, &len, err);
 	if (rc != 0)
 		return rc;
 	rc = kc_key_parse(buf, len, out, err);
@@ -289,7 +157,7 @@ int kc_key_save_file(const struct kc_key *key, const char *path, struct kc_err *
 	struct kc_str pem = KC_STR_INIT;
 	int rc = kc_key_to_pem(key, &pem, err);
 	if (rc == 0)
-		rc = write_file_atomic(path, pem.buf, pem.len, 0600, err);
+		rc = kc_write_file_atomic(path, pem.buf, pem.len, 0600, err);
 	mbedtls_platform_zeroize(pem.buf, pem.len);
 	kc_str_free(&pem);
 	return rc;
@@ -361,7 +229,7 @@ int kc_cert_load_file(const char *path, struct kc_cert **out, struct kc_err *err
 {
 	unsigned char *buf;
 	size_t len;
-	int rc = read_file(path, CERT_FILE_MAX, &buf, &len, err);
+	int rc = kc_read_file(path, CERT_FILE_MAX, &buf, &len, err);
 	if (rc != 0)
 		return rc;
 	rc = kc_cert_parse(buf, len, out, err);
@@ -399,7 +267,7 @@ int kc_cert_save_file(const struct kc_cert *cert, const char *path, struct kc_er
 {
 	struct kc_str pem = KC_STR_INIT;
 	kc_cert_to_pem(cert, &pem);
-	int rc = write_file_atomic(path, pem.buf, pem.len, 0644, err);
+	int rc = kc_write_file_atomic(path, pem.buf, pem.len, 0644, err);
 	kc_str_free(&pem);
 	return rc;
 }

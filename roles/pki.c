@@ -10,7 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/base64.h"
+#include "lib/fs.h"
 #include "lib/log.h"
+#include "lib/str.h"
 
 #define MAX_NAMES 16
 
@@ -165,6 +168,44 @@ int kc_pki_ensure(const struct kc_server_config *cfg, int64_t now, struct kc_pki
 	return 0;
 fail:
 	kc_pki_free(out);
+	return rc;
+}
+
+static void add_b64_pem(struct kc_str *out, const char *field, const struct kc_str *pem)
+{
+	kc_str_addf(out, "    %s: ", field);
+	kc_base64_encode(out, pem->buf, pem->len, KC_B64_STD);
+	kc_str_addc(out, '\n');
+}
+
+int kc_pki_write_kubeconfig(const struct kc_server_config *cfg, const struct kc_pki *pki,
+			    const char *server_url, struct kc_err *err)
+{
+	struct kc_str ca = KC_STR_INIT, crt = KC_STR_INIT, key = KC_STR_INIT, out = KC_STR_INIT;
+	char path[sizeof cfg->data_dir + 16];
+	int rc;
+	kc_cert_to_pem(pki->ca, &ca);
+	kc_cert_to_pem(pki->admin, &crt);
+	rc = kc_key_to_pem(pki->admin_key, &key, err);
+	if (rc < 0)
+		goto out;
+	kc_str_adds(&out, "apiVersion: v1\nkind: Config\nclusters:\n- name: kc\n  cluster:\n");
+	add_b64_pem(&out, "certificate-authority-data", &ca);
+	kc_str_addf(&out, "    server: %s\n", server_url);
+	kc_str_adds(&out, "users:\n- name: admin\n  user:\n");
+	add_b64_pem(&out, "client-certificate-data", &crt);
+	add_b64_pem(&out, "client-key-data", &key);
+	kc_str_adds(&out, "contexts:\n- name: kc\n  context:\n    cluster: kc\n    user: admin\n"
+			  "    namespace: default\ncurrent-context: kc\npreferences: {}\n");
+	snprintf(path, sizeof path, "%s/kubeconfig", cfg->data_dir);
+	rc = kc_write_file_atomic(path, out.buf, out.len, 0600, err);
+out:
+	explicit_bzero(key.buf, key.len);
+	explicit_bzero(out.buf, out.len);
+	kc_str_free(&ca);
+	kc_str_free(&crt);
+	kc_str_free(&key);
+	kc_str_free(&out);
 	return rc;
 }
 

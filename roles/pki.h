@@ -29,6 +29,12 @@ struct kc_pki {
 int kc_pki_ensure(const struct kc_server_config *cfg, int64_t now, struct kc_pki *out,
 		  struct kc_err *err);
 
+/* Writes DATA/kubeconfig (mode 0600, atomically): cluster "kc" at server_url with the CA,
+ * user "admin" with the admin client certificate and key, all embedded, so that
+ * `KUBECONFIG=DATA/kubeconfig kubectl ...` works with no other step. Returns 0 or -errno. */
+int kc_pki_write_kubeconfig(const struct kc_server_config *cfg, const struct kc_pki *pki,
+			    const char *server_url, struct kc_err *err);
+
 /* Frees everything; safe on a zeroed struct. */
 void kc_pki_free(struct kc_pki *pki);
 

@@ -13,14 +13,19 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kc_version.h"
 #include "lib/log.h"
+#include "roles/apiserver/apiserver.h"
+#include "roles/pki.h"
 
 struct kc_server {
 	const struct kc_server_config *cfg;
 	int lock_fd;
+	struct kc_pki pki;
+	struct apiserver *api;
 };
 
 struct subsystem {
@@ -64,8 +69,48 @@ static void data_dir_stop(struct kc_server *s)
 	s->lock_fd = -1;
 }
 
+static int pki_start(struct kc_server *s, struct kc_err *err)
+{
+	return kc_pki_ensure(s->cfg, (int64_t)time(NULL), &s->pki, err);
+}
+
+static void pki_stop(struct kc_server *s)
+{
+	kc_pki_free(&s->pki);
+}
+
+/* The admin kubeconfig points at the address a local kubectl reaches: loopback unless the API
+ * listens on one specific address. */
+static int api_start(struct kc_server *s, struct kc_err *err)
+{
+	int rc = apiserver_start(s->cfg, &s->pki, &s->api, err);
+	if (rc < 0)
+		return rc;
+	struct net_ip any4, any6;
+	char host[64], url[128];
+	net_ip_parse("0.0.0.0", &any4);
+	net_ip_parse("::", &any6);
+	const struct net_ip *b = &s->cfg->bind_address;
+	if (net_ip_equal(b, &any4) || net_ip_equal(b, &any6))
+		snprintf(host, sizeof host, "127.0.0.1");
+	else if (b->family == AF_INET6)
+		snprintf(host, sizeof host, "[%s]", net_ip_format(b, url, sizeof url));
+	else
+		net_ip_format(b, host, sizeof host);
+	snprintf(url, sizeof url, "https://%s:%u", host, s->cfg->api_port);
+	return kc_pki_write_kubeconfig(s->cfg, &s->pki, url, err);
+}
+
+static void api_stop(struct kc_server *s)
+{
+	apiserver_stop(s->api);
+	s->api = NULL;
+}
+
 static const struct subsystem subsystems[] = {
 	{ "data-dir", KC_ROLE_ALL, data_dir_start, data_dir_stop },
+	{ "pki", KC_ROLE_MASTER, pki_start, pki_stop },
+	{ "apiserver", KC_ROLE_MASTER, api_start, api_stop },
 };
 
 #define NSUB (sizeof subsystems / sizeof subsystems[0])

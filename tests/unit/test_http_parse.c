@@ -129,7 +129,7 @@ static void test_bad_fields(void **state)
 		"GET / HTTP/1.1\r\nHost: h\r\nX: y\r\n z\r\n\r\n",     /* obs-fold */
 		"GET / HTTP/1.1\r\nHost: h\r\n: y\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\nX y\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01" "b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\nX: a\001b\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\nX(: a\r\n\r\n",

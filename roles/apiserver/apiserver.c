@@ -1,0 +1,304 @@
+/* DESIGN: N identical loop threads (N = online CPUs, at most 8), each with its own http_server
+ * on the same port (SO_REUSEPORT) so the kernel spreads connections; they share one read-only
+ * router and one TLS config (reference counted, immutable). Handlers here are stateless; the
+ * only shared mutable state is the request counter (atomic). Stop: a message to each loop runs a
+ * graceful shutdown, whose completion stops that loop; the caller joins the threads. */
+#include "roles/apiserver/apiserver.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kc_version.h"
+#include "lib/alloc.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "net/http_server.h"
+#include "net/loop.h"
+#include "net/router.h"
+#include "net/tls.h"
+#include "roles/server.h"
+
+#define MAX_THREADS 8
+#define STOP_GRACE_MS 2000
+
+struct worker {
+	struct apiserver *a;
+	struct loop *loop;
+	struct http_server *srv;
+	pthread_t thread;
+	bool running;
+};
+
+struct apiserver {
+	struct router *router;
+	struct tls_server_config *tls;
+	struct worker workers[MAX_THREADS];
+	unsigned nworkers;
+	time_t started;
+	_Atomic unsigned long long requests;
+};
+
+/* ---- handlers ---- */
+
+static void count(struct http_req *req)
+{
+	struct apiserver *a = req->ctx;
+	atomic_fetch_add_explicit(&a->requests, 1, memory_order_relaxed);
+}
+
+/* A Kubernetes Status object, as kubectl expects for every error. */
+static void respond_status(struct http_req *req, int code, const char *reason, const char *message)
+{
+	struct kc_str body = KC_STR_INIT;
+	kc_str_adds(&body, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+			   "\"status\":\"Failure\",\"message\":");
+	kc_json_write_string(&body, message);
+	kc_str_addf(&body, ",\"reason\":\"%s\",\"code\":%d}\n", reason, code);
+	http_respond(req, code, "application/json", body.buf, body.len);
+	kc_str_free(&body);
+}
+
+static void on_route_error(struct http_req *req, int status, const char *allow, void *arg)
+{
+	(void)allow; /* the router already added the Allow header for 405 */
+	count(req);
+	char msg[300];
+	if (status == 405) {
+		snprintf(msg, sizeof msg, "method %s is not allowed on %.200s", req->method, req->path);
+		respond_status(req, 405, "MethodNotAllowed", msg);
+		return;
+	}
+	snprintf(msg, sizeof msg, "the server could not find the requested resource (%.200s)",
+		 req->path);
+	respond_status(req, 404, "NotFound", msg);
+}
+
+static void h_version(struct http_req *req, void *arg)
+{
+	count(req);
+	char body[1024];
+	int n = snprintf(body, sizeof body,
+			 "{\n  \"major\": \"%s\",\n  \"minor\": \"%s\",\n"
+			 "  \"gitVersion\": \"%s+kc%s\",\n  \"gitCommit\": \"%s\",\n"
+			 "  \"gitTreeState\": \"%s\",\n  \"buildDate\": \"%s\",\n"
+			 "  \"goVersion\": \"none (C, musl)\",\n  \"compiler\": \"gcc\",\n"
+			 "  \"platform\": \"linux/amd64\"\n}\n",
+			 KC_KUBE_VERSION_MAJOR, KC_KUBE_VERSION_MINOR, KC_KUBE_GIT_VERSION, KC_VERSION,
+			 KC_GIT_COMMIT, strstr(KC_GIT_COMMIT, "-dirty") ? "dirty" : "clean", KC_BUILD_DATE);
+	http_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+/* /readyz, /livez, /healthz: "ok", or the per-check list with ?verbose as kube-apiserver does. */
+static void h_health(struct http_req *req, void *arg)
+{
+	count(req);
+	const char *which = arg;
+	if (http_req_query(req, "verbose")) {
+		char body[256];
+		int n = snprintf(body, sizeof body, "[+]ping ok\n[+]log ok\n%s check passed\n", which);
+		http_respond(req, 200, "text/plain; charset=utf-8", body, (size_t)n);
+		return;
+	}
+	http_respond(req, 200, "text/plain; charset=utf-8", "ok", 2);
+}
+
+static long count_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	long n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory stream's own fd */
+}
+
+static void h_metrics(struct http_req *req, void *arg)
+{
+	count(req);
+	struct apiserver *a = req->ctx;
+	struct kc_str out = KC_STR_INIT;
+	long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
+	unsigned long long vsize_pages = 0, rss_pages = 0, utime = 0, stime = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%llu %llu", &vsize_pages, &rss_pages) != 2)
+			vsize_pages = rss_pages = 0;
+		fclose(f);
+	}
+	f = fopen("/proc/self/stat", "r");
+	if (f) {
+		char buf[1024];
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		buf[n] = '\0';
+		const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+				&stime) != 2)
+			utime = stime = 0;
+		fclose(f);
+	}
+	kc_str_addf(&out,
+		    "# HELP kc_build_info kc build information.\n# TYPE kc_build_info gauge\n"
+		    "kc_build_info{version=\"%s\",commit=\"%s\",kubernetes=\"%s\"} 1\n"
+		    "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+		    "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n"
+		    "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+		    "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
+		    "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+		    "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+		    "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+		    "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+		    "# HELP process_open_fds Number of open file descriptors.\n"
+		    "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n"
+		    "# HELP kc_apiserver_requests_total Requests answered by the API server.\n"
+		    "# TYPE kc_apiserver_requests_total counter\nkc_apiserver_requests_total %llu\n",
+		    KC_VERSION, KC_GIT_COMMIT, KC_KUBE_GIT_VERSION, (long long)a->started,
+		    rss_pages * (unsigned long long)page, vsize_pages * (unsigned long long)page,
+		    (double)(utime + stime) / (double)(ticks > 0 ? ticks : 100), count_open_fds(),
+		    (unsigned long long)atomic_load(&a->requests));
+	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.buf, out.len);
+	kc_str_free(&out);
+}
+
+/* Every request enters here: attach the server, then route. */
+static void serve(struct http_req *req, void *arg)
+{
+	struct apiserver *a = arg;
+	req->ctx = a;
+	router_serve(req, a->router);
+}
+
+/* ---- threads ---- */
+
+static struct transport *wrap_tls(void *arg, int fd)
+{
+	return tls_server_wrap(arg, fd);
+}
+
+static void *run_worker(void *arg)
+{
+	struct worker *w = arg;
+	int rc = loop_run(w->loop);
+	if (rc < 0)
+		log_error("api loop failed err=%s", kc_strerror(rc));
+	return NULL;
+}
+
+static void shutdown_done(struct http_server *s, void *arg)
+{
+	struct worker *w = arg;
+	(void)s;
+	loop_stop(w->loop);
+}
+
+static void begin_shutdown(struct loop *l, void *arg)
+{
+	struct worker *w = arg;
+	(void)l;
+	http_server_shutdown(w->srv, STOP_GRACE_MS, shutdown_done, w);
+}
+
+static int add_routes(struct apiserver *a, struct kc_err *err)
+{
+	static const struct {
+		const char *path;
+		http_handler_fn fn;
+		const char *arg;
+	} routes[] = {
+		{ "/version", h_version, NULL },   { "/readyz", h_health, "readyz" },
+		{ "/livez", h_health, "livez" },   { "/healthz", h_health, "healthz" },
+		{ "/metrics", h_metrics, NULL },
+	};
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		int rc = router_add(a->router, "GET", routes[i].path, routes[i].fn,
+				    (void *)(uintptr_t)routes[i].arg, err);
+		if (rc < 0)
+			return rc;
+	}
+	router_set_error_handler(a->router, on_route_error, a);
+	return 0;
+}
+
+int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
+		    struct apiserver **out, struct kc_err *err)
+{
+	struct apiserver *a = xcalloc(1, sizeof *a);
+	a->started = time(NULL);
+	a->router = router_new();
+	int rc = add_routes(a, err);
+	if (rc < 0)
+		goto fail;
+	struct tls_server_opts topts = {
+		.chain = pki->server, .key = pki->server_key, .client_ca = pki->ca,
+		.client_auth = TLS_CLIENT_AUTH_OPTIONAL,
+	};
+	rc = tls_server_config_new(&topts, &a->tls, err);
+	if (rc < 0)
+		goto fail;
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	a->nworkers = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
+	char addr[64];
+	net_ip_format(&cfg->bind_address, addr, sizeof addr);
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker *w = &a->workers[i];
+		w->a = a;
+		w->loop = loop_new(NULL);
+		if (!w->loop) {
+			rc = kc_err_set(err, -errno, "cannot create an event loop: %s", strerror(errno));
+			goto fail;
+		}
+		struct http_server_config hc = {
+			.addr = addr, .port = cfg->api_port, .reuseport = true, .handler = serve,
+			.handler_arg = a, .wrap = wrap_tls, .wrap_arg = a->tls,
+		};
+		rc = http_server_open(w->loop, &hc, &w->srv, err);
+		if (rc < 0) {
+			kc_err_wrap(err, "API server on %s:%u", addr, cfg->api_port);
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker *w = &a->workers[i];
+		if (pthread_create(&w->thread, NULL, run_worker, w) != 0) {
+			rc = kc_err_set(err, -EAGAIN, "cannot start API server threads");
+			goto fail;
+		}
+		w->running = true;
+	}
+	log_info("API server listening addr=%s port=%u threads=%u", addr, cfg->api_port, a->nworkers);
+	*out = a;
+	return 0;
+fail:
+	apiserver_stop(a);
+	return rc;
+}
+
+void apiserver_stop(struct apiserver *a)
+{
+	if (!a)
+		return;
+	for (unsigned i = 0; i < a->nworkers; i++)
+		if (a->workers[i].running)
+			loop_call(a->workers[i].loop, begin_shutdown, &a->workers[i]);
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker *w = &a->workers[i];
+		if (w->running)
+			pthread_join(w->thread, NULL);
+		http_server_close(w->srv);
+		loop_free(w->loop);
+	}
+	tls_server_config_free(a->tls);
+	router_free(a->router);
+	free(a);
+}

@@ -1,0 +1,826 @@
+/* DESIGN: the SQL of the MVCC store and everything that only reads it: ranges at the current or
+ * a retained revision, history scans for watches, reader connections and snapshots.
+ *
+ * Schema (created by mvcc.c):
+ *   kv(key PRIMARY KEY, create_rev, mod_rev, version, lease, value)   one row per live key
+ *   history(rev, sub, key, type, create_rev, version, lease, value)   one row per change,
+ *       PRIMARY KEY (rev, sub); index (key, rev, type)                type 0 put, 1 delete
+ *   lease(id PRIMARY KEY, ttl, remaining)   meta(id = 1, ...)   index kv(lease) WHERE lease != 0
+ *
+ * A read at the current revision uses kv alone. A read at an older revision R takes, per key,
+ * the history row with the largest rev <= R (found on the covering (key, rev, type) index, so
+ * only matching keys' rows are fetched) and keeps it when it is a put. Compaction to C keeps,
+ * per key, the last row below C unless something below C superseded it, so every read at
+ * R >= C sees what it saw before compaction (see mvcc.c).
+ *
+ * Threads: a struct mvcc_conn belongs to one thread at a time: the writer's to the store
+ * thread, each reader's to whichever thread uses that reader. Readers run every read inside one
+ * read transaction, so meta and rows come from the same WAL snapshot. */
+#include "store/mvcc_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+
+#define HIST_COLS "rev, sub, key, type, create_rev, version, lease, value"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_META] = "SELECT revision, compact_rev, applied_index FROM meta WHERE id = 1",
+	[ST_KV_GET] = "SELECT create_rev, mod_rev, version, lease, value FROM kv WHERE key = ?1",
+	[ST_KV_RANGE] = "SELECT key, create_rev, mod_rev, version, lease, value FROM kv "
+			"WHERE key >= ?1 AND key < ?2 ORDER BY key",
+	[ST_KV_RANGE_OPEN] = "SELECT key, create_rev, mod_rev, version, lease, value FROM kv "
+			     "WHERE key >= ?1 ORDER BY key",
+	[ST_KV_COUNT] = "SELECT count(*) FROM kv WHERE key >= ?1 AND key < ?2",
+	[ST_KV_COUNT_OPEN] = "SELECT count(*) FROM kv WHERE key >= ?1",
+	[ST_HIST_GET] = "SELECT rev, type, create_rev, version, lease, value FROM history "
+			"WHERE key = ?1 AND rev <= ?2 ORDER BY rev DESC LIMIT 1",
+	/* max() makes the bare column 'type' come from the row holding the maximum. */
+	[ST_HIST_GROUPS] = "SELECT key, max(rev), type FROM history "
+			   "WHERE key >= ?1 AND key < ?2 AND rev <= ?3 GROUP BY key ORDER BY key",
+	[ST_HIST_GROUPS_OPEN] = "SELECT key, max(rev), type FROM history "
+				"WHERE key >= ?1 AND rev <= ?3 GROUP BY key ORDER BY key",
+	[ST_HIST_ROW] = "SELECT create_rev, version, lease, value FROM history "
+			"WHERE key = ?1 AND rev = ?2",
+	/* No key condition here: the planner must walk (rev, sub); the range filter runs in C. */
+	[ST_HIST_SCAN] = "SELECT " HIST_COLS " FROM history WHERE rev >= ?1 AND rev <= ?2 "
+			 "ORDER BY rev, sub",
+	[ST_HIST_SCAN_KEY] = "SELECT " HIST_COLS " FROM history "
+			     "WHERE key = ?1 AND rev >= ?2 AND rev <= ?3 ORDER BY rev",
+	[ST_HIST_PREV] = "SELECT rev, type, create_rev, version, lease, value FROM history "
+			 "WHERE key = ?1 AND rev < ?2 ORDER BY rev DESC LIMIT 1",
+	[ST_LEASE_KEYS] = "SELECT key FROM kv WHERE lease = ?1 AND lease != 0 ORDER BY key",
+	[ST_BEGIN_READ] = "BEGIN",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT cmd",
+	[ST_RELEASE] = "RELEASE cmd",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO cmd",
+	[ST_KV_INSERT] = "INSERT INTO kv(key, create_rev, mod_rev, version, lease, value) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_KV_UPDATE] = "UPDATE kv SET mod_rev = ?2, version = ?3, lease = ?4, value = ?5 "
+			 "WHERE key = ?1",
+	[ST_KV_DELETE] = "DELETE FROM kv WHERE key = ?1",
+	[ST_HIST_INSERT] = "INSERT INTO history(" HIST_COLS ") "
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_META_UPDATE] = "UPDATE meta SET applied_index = ?1, revision = ?2, compact_rev = ?3, "
+			   "cursor_rev = ?4, cursor_sub = ?5 WHERE id = 1",
+	[ST_LEASE_INSERT] = "INSERT INTO lease(id, ttl, remaining) VALUES (?1, ?2, 0)",
+	[ST_LEASE_DELETE] = "DELETE FROM lease WHERE id = ?1",
+	[ST_LEASE_CKPT] = "UPDATE lease SET remaining = ?2 WHERE id = ?1",
+	[ST_LEASE_ALL] = "SELECT id, ttl, remaining FROM lease ORDER BY id",
+	[ST_COMPACT_SCAN] = "SELECT rev, sub, key, type FROM history "
+			    "WHERE (rev, sub) >= (?1, ?2) AND rev < ?3 ORDER BY rev, sub LIMIT ?4",
+	[ST_COMPACT_DEL_OLDER] = "DELETE FROM history WHERE key = ?1 AND rev < ?2",
+	[ST_COMPACT_DEL_ROW] = "DELETE FROM history WHERE rev = ?1 AND sub = ?2",
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * connections */
+
+int conn_fail(struct mvcc_conn *c, int rc, const char *what, struct kc_err *err)
+{
+	c->failed = true;
+	const char *detail = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
+	int code;
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		code = -ENOSPC;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = -MVCC_ECORRUPT;
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = -KC_EAGAIN;
+		break;
+	default:
+		code = -KC_EIO;
+		break;
+	}
+	return kc_err_set(err, code, "%s: %s: %s", c->path ? c->path : "mvcc", what, detail);
+}
+
+sqlite3_stmt *conn_stmt(struct mvcc_conn *c, enum mvcc_stmt id, struct kc_err *err)
+{
+	sqlite3_stmt *st = c->st[id];
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return st;
+	}
+	int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		conn_fail(c, rc, stmt_sql[id], err);
+		return NULL;
+	}
+	c->st[id] = st;
+	return st;
+}
+
+int conn_run(struct mvcc_conn *c, sqlite3_stmt *st, const char *what, struct kc_err *err)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return conn_fail(c, rc, what, err);
+	return 0;
+}
+
+int conn_exec(struct mvcc_conn *c, const char *sql, struct kc_err *err)
+{
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : conn_fail(c, rc, sql, err);
+}
+
+int conn_open(struct mvcc_conn *c, const char *path, int flags, struct kc_err *err)
+{
+	memset(c, 0, sizeof *c);
+	c->path = path;
+	int rc = sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		conn_fail(c, rc, "open", err);
+		conn_close(c);
+		return err ? err->code : -KC_EIO;
+	}
+	/* Readers may have to wait for a checkpoint's brief exclusive moments; the writer for a
+	 * TRUNCATE checkpoint's readers (mvcc_checkpoint narrows it). cell_size_check makes
+	 * corrupt pages fail early instead of misbehaving. */
+	sqlite3_busy_timeout(c->db, 5000);
+	sqlite3_extended_result_codes(c->db, 1);
+	return conn_exec(c, "PRAGMA cell_size_check = ON; PRAGMA temp_store = MEMORY;", err);
+}
+
+void conn_close(struct mvcc_conn *c)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	memset(c->st, 0, sizeof c->st);
+	sqlite3_close_v2(c->db);
+	c->db = NULL;
+}
+
+int conn_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	static const char zero[1];
+	return sqlite3_bind_blob64(st, i, n ? p : zero, n, SQLITE_STATIC);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * owned values */
+
+void kv_set(struct mvcc_kv *kv, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	uint8_t *b = xmalloc(klen + vlen + 2);
+	if (klen)
+		memcpy(b, key, klen);
+	b[klen] = 0;
+	if (vlen)
+		memcpy(b + klen + 1, val, vlen);
+	b[klen + 1 + vlen] = 0;
+	kv->key = b;
+	kv->key_len = klen;
+	kv->value = b + klen + 1;
+	kv->value_len = vlen;
+}
+
+void mvcc_kv_free(struct mvcc_kv *kv)
+{
+	if (!kv)
+		return;
+	free(kv->key);
+	memset(kv, 0, sizeof *kv);
+}
+
+void mvcc_kv_copy(struct mvcc_kv *dst, const struct mvcc_kv *src)
+{
+	*dst = *src;
+	kv_set(dst, src->key, src->key_len, src->value, src->value_len);
+}
+
+void mvcc_events_init(struct mvcc_events *e)
+{
+	memset(e, 0, sizeof *e);
+}
+
+struct mvcc_event *events_push(struct mvcc_events *e)
+{
+	if (e->len == e->cap) {
+		e->cap = kc_grow_cap(e->cap, e->len + 1, sizeof *e->v);
+		e->v = xrealloc(e->v, e->cap * sizeof *e->v);
+	}
+	struct mvcc_event *ev = &e->v[e->len++];
+	memset(ev, 0, sizeof *ev);
+	return ev;
+}
+
+void mvcc_events_truncate(struct mvcc_events *e, size_t from)
+{
+	for (size_t i = from; i < e->len; i++) {
+		mvcc_kv_free(&e->v[i].kv);
+		mvcc_kv_free(&e->v[i].prev_kv);
+	}
+	if (from < e->len)
+		e->len = from;
+}
+
+void mvcc_events_free(struct mvcc_events *e)
+{
+	if (!e)
+		return;
+	mvcc_events_truncate(e, 0);
+	free(e->v);
+	mvcc_events_init(e);
+}
+
+void mvcc_range_resp_free(struct mvcc_range_resp *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nkvs; i++)
+		mvcc_kv_free(&r->kvs[i]);
+	free(r->kvs);
+	memset(r, 0, sizeof *r);
+}
+
+static void op_resp_free(struct mvcc_op_resp *o);
+
+static void txn_resp_free(struct mvcc_txn_resp *t)
+{
+	for (size_t i = 0; i < t->nresponses; i++)
+		op_resp_free(&t->responses[i]);
+	free(t->responses);
+	memset(t, 0, sizeof *t);
+}
+
+static void delete_resp_free(struct mvcc_delete_resp *d)
+{
+	for (size_t i = 0; i < d->nprev; i++)
+		mvcc_kv_free(&d->prev_kvs[i]);
+	free(d->prev_kvs);
+	memset(d, 0, sizeof *d);
+}
+
+static void op_resp_free(struct mvcc_op_resp *o)
+{
+	switch (o->type) {
+	case MVCC_OP_RANGE:
+		mvcc_range_resp_free(&o->u.range);
+		break;
+	case MVCC_OP_PUT:
+		mvcc_kv_free(&o->u.put.prev_kv);
+		break;
+	case MVCC_OP_DELETE:
+		delete_resp_free(&o->u.del);
+		break;
+	case MVCC_OP_TXN:
+		txn_resp_free(&o->u.txn);
+		break;
+	}
+	memset(o, 0, sizeof *o);
+}
+
+void mvcc_result_free(struct mvcc_result *r)
+{
+	if (!r)
+		return;
+	switch (r->type) {
+	case MVCC_CMD_PUT:
+		mvcc_kv_free(&r->u.put.prev_kv);
+		break;
+	case MVCC_CMD_DELETE:
+		delete_resp_free(&r->u.del);
+		break;
+	case MVCC_CMD_TXN:
+		txn_resp_free(&r->u.txn);
+		break;
+	default:
+		break;
+	}
+	memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * ranges */
+
+struct collect {
+	struct mvcc_kv *v;
+	size_t len, cap;
+	size_t keep;          /* store at most this many (SIZE_MAX: all) */
+	int64_t count;
+	bool keys_only;
+};
+
+static struct mvcc_kv *collect_push(struct collect *c)
+{
+	if (c->len == c->cap) {
+		c->cap = kc_grow_cap(c->cap, c->len + 1, sizeof *c->v);
+		c->v = xrealloc(c->v, c->cap * sizeof *c->v);
+	}
+	struct mvcc_kv *kv = &c->v[c->len++];
+	memset(kv, 0, sizeof *kv);
+	return kv;
+}
+
+static void collect_free(struct collect *c)
+{
+	for (size_t i = 0; i < c->len; i++)
+		mvcc_kv_free(&c->v[i]);
+	free(c->v);
+	memset(c, 0, sizeof *c);
+}
+
+/* Stores one row given as (key, then columns create, mod, version, lease, value at 'col'). */
+static void collect_row(struct collect *c, const void *key, size_t klen, sqlite3_stmt *st,
+			int col)
+{
+	struct mvcc_kv *kv = collect_push(c);
+	const void *val = NULL;
+	size_t vlen = 0;
+	if (!c->keys_only) {
+		val = sqlite3_column_blob(st, col + 4);
+		vlen = (size_t)sqlite3_column_bytes(st, col + 4);
+	}
+	kv_set(kv, key, klen, val, vlen);
+	kv->create_revision = sqlite3_column_int64(st, col);
+	kv->mod_revision = sqlite3_column_int64(st, col + 1);
+	kv->version = sqlite3_column_int64(st, col + 2);
+	kv->lease = sqlite3_column_int64(st, col + 3);
+}
+
+static int bind_range(sqlite3_stmt *st, const struct mvcc_range_req *req, bool open_end)
+{
+	int rc = conn_bind_blob(st, 1, req->key, req->key_len);
+	if (rc == SQLITE_OK && !open_end)
+		rc = conn_bind_blob(st, 2, req->range_end, req->range_end_len);
+	return rc;
+}
+
+/* Current revision: the kv table. */
+static int range_kv(struct mvcc_conn *c, const struct mvcc_range_req *req, bool open_end,
+		    struct collect *out, struct kc_err *err)
+{
+	int rc;
+	sqlite3_stmt *st;
+	if (req->range_end_len == 0) {
+		if (!(st = conn_stmt(c, ST_KV_GET, err)))
+			return err->code;
+		conn_bind_blob(st, 1, req->key, req->key_len);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			out->count = 1;
+			if (out->keep)
+				collect_row(out, req->key, req->key_len, st, 0);
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "range get", err);
+	}
+	bool counted = false;
+	if (out->keep > 0) {
+		if (!(st = conn_stmt(c, open_end ? ST_KV_RANGE_OPEN : ST_KV_RANGE, err)))
+			return err->code;
+		bind_range(st, req, open_end);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (out->len == out->keep)
+				break;   /* one row past the limit: count separately */
+			collect_row(out, sqlite3_column_blob(st, 0),
+				    (size_t)sqlite3_column_bytes(st, 0), st, 1);
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return conn_fail(c, rc, "range", err);
+		if (rc == SQLITE_DONE) {
+			out->count = (int64_t)out->len;
+			counted = true;
+		}
+	}
+	if (!counted) {
+		if (!(st = conn_stmt(c, open_end ? ST_KV_COUNT_OPEN : ST_KV_COUNT, err)))
+			return err->code;
+		bind_range(st, req, open_end);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			out->count = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return conn_fail(c, rc, "range count", err);
+	}
+	return 0;
+}
+
+/* Older revision: per key, the last history row at or below rev. */
+static int range_hist(struct mvcc_conn *c, const struct mvcc_range_req *req, bool open_end,
+		      int64_t rev, struct collect *out, struct kc_err *err)
+{
+	int rc;
+	sqlite3_stmt *st;
+	if (req->range_end_len == 0) {
+		if (!(st = conn_stmt(c, ST_HIST_GET, err)))
+			return err->code;
+		conn_bind_blob(st, 1, req->key, req->key_len);
+		sqlite3_bind_int64(st, 2, rev);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			if (sqlite3_column_int(st, 1) == MVCC_EVENT_PUT) {
+				out->count = 1;
+				if (out->keep) {
+					/* columns: rev, type, create, version, lease, value */
+					struct mvcc_kv *kv = collect_push(out);
+					bool ko = out->keys_only;
+					const void *val = ko ? NULL : sqlite3_column_blob(st, 5);
+					size_t vlen = ko ? 0 : (size_t)sqlite3_column_bytes(st, 5);
+					kv_set(kv, req->key, req->key_len, val, vlen);
+					kv->mod_revision = sqlite3_column_int64(st, 0);
+					kv->create_revision = sqlite3_column_int64(st, 2);
+					kv->version = sqlite3_column_int64(st, 3);
+					kv->lease = sqlite3_column_int64(st, 4);
+				}
+			}
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "historical get", err);
+	}
+	if (!(st = conn_stmt(c, open_end ? ST_HIST_GROUPS_OPEN : ST_HIST_GROUPS, err)))
+		return err->code;
+	bind_range(st, req, open_end);
+	sqlite3_bind_int64(st, 3, rev);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 2) != MVCC_EVENT_PUT)
+			continue;
+		out->count++;
+		if (out->len == out->keep)
+			continue;
+		const void *key = sqlite3_column_blob(st, 0);
+		size_t klen = (size_t)sqlite3_column_bytes(st, 0);
+		int64_t at = sqlite3_column_int64(st, 1);
+		sqlite3_stmt *row = conn_stmt(c, ST_HIST_ROW, err);
+		if (!row) {
+			sqlite3_reset(st);
+			return err->code;
+		}
+		conn_bind_blob(row, 1, key, klen);
+		sqlite3_bind_int64(row, 2, at);
+		int rrc = sqlite3_step(row);
+		if (rrc == SQLITE_ROW) {
+			/* columns: create, version, lease, value (mod is the group's rev) */
+			struct mvcc_kv *kv = collect_push(out);
+			const void *val = out->keys_only ? NULL : sqlite3_column_blob(row, 3);
+			size_t vlen = out->keys_only ? 0 : (size_t)sqlite3_column_bytes(row, 3);
+			kv_set(kv, key, klen, val, vlen);
+			kv->create_revision = sqlite3_column_int64(row, 0);
+			kv->mod_revision = at;
+			kv->version = sqlite3_column_int64(row, 1);
+			kv->lease = sqlite3_column_int64(row, 2);
+		}
+		sqlite3_reset(row);
+		if (rrc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return conn_fail(c, rrc == SQLITE_DONE ? SQLITE_CORRUPT : rrc,
+					 "historical row", err);
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "historical range", err);
+}
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Order of a sorted range: the target, then the key; DESCEND reverses both. */
+static int kv_order(const struct mvcc_kv *a, const struct mvcc_kv *b, enum mvcc_sort_target t,
+		    enum mvcc_sort_order o)
+{
+	int c = 0;
+	switch (t) {
+	case MVCC_SORT_KEY:
+		break;
+	case MVCC_SORT_VERSION:
+		c = cmp_i64(a->version, b->version);
+		break;
+	case MVCC_SORT_CREATE:
+		c = cmp_i64(a->create_revision, b->create_revision);
+		break;
+	case MVCC_SORT_MOD:
+		c = cmp_i64(a->mod_revision, b->mod_revision);
+		break;
+	case MVCC_SORT_VALUE:
+		c = mvcc_key_cmp(a->value, a->value_len, b->value, b->value_len);
+		break;
+	}
+	if (!c)
+		c = mvcc_key_cmp(a->key, a->key_len, b->key, b->key_len);
+	return o == MVCC_SORT_DESCEND ? -c : c;
+}
+
+/* Bottom-up merge sort: qsort has no context argument in C11, and a global would race between
+ * reader threads. */
+static void kv_sort(struct mvcc_kv *v, size_t n, enum mvcc_sort_target t, enum mvcc_sort_order o)
+{
+	struct mvcc_kv *tmp = xmalloc(n * sizeof *tmp), *src = v, *dst = tmp;
+	for (size_t width = 1; width < n; width *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = lo + width < n ? lo + width : n;
+			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				dst[k++] = kv_order(&src[j], &src[i], t, o) < 0 ? src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		struct mvcc_kv *sw = src;
+		src = dst;
+		dst = sw;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof *v);
+	free(tmp);
+}
+
+static bool is_open_end_req(const struct mvcc_range_req *req)
+{
+	return req->range_end_len == 1 && ((const uint8_t *)req->range_end)[0] == 0;
+}
+
+int read_range(struct mvcc_conn *c, const struct mvcc_range_req *req, int64_t cur_rev,
+	       int64_t compact_rev, bool kv_is_cur, struct mvcc_range_resp *out,
+	       struct kc_err *err)
+{
+	memset(out, 0, sizeof *out);
+	if (req->key_len == 0)
+		return kc_err_set(err, -MVCC_EEMPTY_KEY, "%s", mvcc_strerror(-MVCC_EEMPTY_KEY));
+	if (req->key_len > MVCC_KEY_MAX || req->range_end_len > MVCC_KEY_MAX)
+		return kc_err_set(err, -KC_ELIMIT, "range key longer than %u", MVCC_KEY_MAX);
+	int64_t rev = req->revision;
+	if (rev > cur_rev)
+		return kc_err_set(err, -MVCC_EFUTURE_REV, "%s", mvcc_strerror(-MVCC_EFUTURE_REV));
+	if (rev > 0 && rev < compact_rev)
+		return kc_err_set(err, -MVCC_ECOMPACTED, "%s", mvcc_strerror(-MVCC_ECOMPACTED));
+	out->revision = cur_rev;
+	bool open_end = is_open_end_req(req);
+	if (req->range_end_len && !open_end &&
+	    mvcc_key_cmp(req->range_end, req->range_end_len, req->key, req->key_len) <= 0)
+		return 0;   /* empty interval */
+
+	/* etcd: a non-key target without an order sorts ascending. */
+	enum mvcc_sort_order order = req->sort_order;
+	if (order == MVCC_SORT_NONE && req->sort_target != MVCC_SORT_KEY)
+		order = MVCC_SORT_ASCEND;
+	bool natural = order == MVCC_SORT_NONE ||
+		       (order == MVCC_SORT_ASCEND && req->sort_target == MVCC_SORT_KEY);
+	struct collect col = { .keep = SIZE_MAX, .keys_only = req->keys_only };
+	if (req->count_only)
+		col.keep = 0;
+	else if (natural && req->limit > 0 && (uint64_t)req->limit < SIZE_MAX)
+		col.keep = (size_t)req->limit;
+
+	int rc;
+	if (rev <= 0 || (rev == cur_rev && kv_is_cur))
+		rc = range_kv(c, req, open_end, &col, err);
+	else
+		rc = range_hist(c, req, open_end, rev, &col, err);
+	if (rc < 0) {
+		collect_free(&col);
+		return rc;
+	}
+	if (!natural && col.len > 1) {
+		kv_sort(col.v, col.len, req->sort_target, order);
+	}
+	if (req->limit > 0 && col.len > (uint64_t)req->limit) {
+		for (size_t i = (size_t)req->limit; i < col.len; i++)
+			mvcc_kv_free(&col.v[i]);
+		col.len = (size_t)req->limit;
+	}
+	out->kvs = col.v;
+	out->nkvs = col.len;
+	out->count = col.count;
+	out->more = !req->count_only && (int64_t)col.len < col.count;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * history scans */
+
+static int history_prev(struct mvcc_conn *c, struct mvcc_event *ev, struct kc_err *err)
+{
+	sqlite3_stmt *st = conn_stmt(c, ST_HIST_PREV, err);
+	if (!st)
+		return err->code;
+	conn_bind_blob(st, 1, ev->kv.key, ev->kv.key_len);
+	sqlite3_bind_int64(st, 2, ev->revision);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int(st, 1) == MVCC_EVENT_PUT) {
+		struct mvcc_kv *p = &ev->prev_kv;
+		kv_set(p, ev->kv.key, ev->kv.key_len, sqlite3_column_blob(st, 5),
+		       (size_t)sqlite3_column_bytes(st, 5));
+		p->mod_revision = sqlite3_column_int64(st, 0);
+		p->create_revision = sqlite3_column_int64(st, 2);
+		p->version = sqlite3_column_int64(st, 3);
+		p->lease = sqlite3_column_int64(st, 4);
+		ev->has_prev = true;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "history prev", err);
+}
+
+int read_history(struct mvcc_conn *c, const struct mvcc_history_req *req, int64_t compact_rev,
+		 struct mvcc_events *out, int64_t *next_rev, struct kc_err *err)
+{
+	*next_rev = req->from_rev;
+	if (req->from_rev < 1)
+		return kc_err_set(err, -KC_EINVAL, "history from revision %lld < 1",
+				  (long long)req->from_rev);
+	if (req->from_rev < compact_rev)
+		return kc_err_set(err, -MVCC_ECOMPACTED, "%s", mvcc_strerror(-MVCC_ECOMPACTED));
+	if (req->from_rev > req->to_rev)
+		return 0;
+	bool single = req->range_end_len == 0;
+	sqlite3_stmt *st = conn_stmt(c, single ? ST_HIST_SCAN_KEY : ST_HIST_SCAN, err);
+	if (!st)
+		return err->code;
+	int i = 1;
+	if (single)
+		conn_bind_blob(st, i++, req->key, req->key_len);
+	sqlite3_bind_int64(st, i++, req->from_rev);
+	sqlite3_bind_int64(st, i, req->to_rev);
+	size_t start = out->len, scanned = 0;
+	int64_t last_rev = 0;
+	bool stopping = false;
+	int rc, prc = 0;
+	*next_rev = req->to_rev + 1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t rev = sqlite3_column_int64(st, 0);
+		if (stopping && rev != last_rev) {
+			*next_rev = rev;
+			break;
+		}
+		last_rev = rev;
+		scanned++;
+		const void *key = sqlite3_column_blob(st, 2);
+		size_t klen = (size_t)sqlite3_column_bytes(st, 2);
+		if (single || mvcc_key_in_range(key, klen, req->key, req->key_len, req->range_end,
+						req->range_end_len)) {
+			struct mvcc_event *ev = events_push(out);
+			ev->revision = rev;
+			ev->sub = (uint32_t)sqlite3_column_int64(st, 1);
+			ev->type = sqlite3_column_int(st, 3) == MVCC_EVENT_PUT ? MVCC_EVENT_PUT
+									      : MVCC_EVENT_DELETE;
+			if (ev->type == MVCC_EVENT_PUT) {
+				kv_set(&ev->kv, key, klen, sqlite3_column_blob(st, 7),
+				       (size_t)sqlite3_column_bytes(st, 7));
+				ev->kv.create_revision = sqlite3_column_int64(st, 4);
+				ev->kv.version = sqlite3_column_int64(st, 5);
+				ev->kv.lease = sqlite3_column_int64(st, 6);
+			} else {
+				kv_set(&ev->kv, key, klen, NULL, 0);
+			}
+			ev->kv.mod_revision = rev;
+			if (req->prev_kv && (ev->type == MVCC_EVENT_DELETE || ev->kv.version > 1) &&
+			    (prc = history_prev(c, ev, err)) < 0)
+				break;
+		}
+		if ((req->max_events && out->len - start >= req->max_events) ||
+		    (req->max_scan && scanned >= req->max_scan))
+			stopping = true;
+	}
+	sqlite3_reset(st);
+	if (prc < 0 || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
+		mvcc_events_truncate(out, start);
+		*next_rev = req->from_rev;
+		return prc < 0 ? prc : conn_fail(c, rc, "history scan", err);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * readers */
+
+struct mvcc_reader {
+	struct mvcc_conn c;
+	char *path;
+};
+
+int reader_open_path(const char *path, struct mvcc_reader **out, struct kc_err *err)
+{
+	struct mvcc_reader *r = xcalloc(1, sizeof *r);
+	r->path = xstrdup(path);
+	int rc = conn_open(&r->c, r->path, SQLITE_OPEN_READONLY, err);
+	if (rc == 0)
+		rc = conn_exec(&r->c, "PRAGMA query_only = ON; PRAGMA cache_size = -8192;", err);
+	if (rc < 0) {
+		mvcc_reader_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void mvcc_reader_close(struct mvcc_reader *r)
+{
+	if (!r)
+		return;
+	conn_close(&r->c);
+	free(r->path);
+	free(r);
+}
+
+/* Starts a read transaction and loads meta from its snapshot. */
+static int reader_begin(struct mvcc_reader *r, int64_t *rev, int64_t *compact, uint64_t *applied,
+			struct kc_err *err)
+{
+	sqlite3_stmt *st = conn_stmt(&r->c, ST_BEGIN_READ, err);
+	if (!st)
+		return err->code;
+	int rc = conn_run(&r->c, st, "begin read", err);
+	if (rc < 0)
+		return rc;
+	if (!(st = conn_stmt(&r->c, ST_META, err)))
+		return err->code;
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		*rev = sqlite3_column_int64(st, 0);
+		*compact = sqlite3_column_int64(st, 1);
+		*applied = (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (src != SQLITE_ROW)
+		return conn_fail(&r->c, src == SQLITE_DONE ? SQLITE_CORRUPT : src, "read meta", err);
+	return 0;
+}
+
+static void reader_end(struct mvcc_reader *r)
+{
+	sqlite3_stmt *st = conn_stmt(&r->c, ST_COMMIT, NULL);
+	if (st && sqlite3_step(st) != SQLITE_DONE)
+		sqlite3_exec(r->c.db, "ROLLBACK", NULL, NULL, NULL);
+	if (st)
+		sqlite3_reset(st);
+	r->c.failed = false;
+}
+
+int mvcc_reader_range(struct mvcc_reader *r, const struct mvcc_range_req *req,
+		      struct mvcc_range_resp *out, uint64_t *applied_index, struct kc_err *err)
+{
+	memset(out, 0, sizeof *out);
+	int64_t rev = 0, compact = 0;
+	uint64_t applied = 0;
+	int rc = reader_begin(r, &rev, &compact, &applied, err);
+	if (rc == 0)
+		rc = read_range(&r->c, req, rev, compact, true, out, err);
+	reader_end(r);
+	if (applied_index)
+		*applied_index = applied;
+	return rc;
+}
+
+int mvcc_reader_snapshot(struct mvcc_reader *r, const char *dest_path, struct kc_err *err)
+{
+	struct kc_err tmp;
+	if (!err)
+		err = &tmp;
+	if (access(dest_path, F_OK) == 0)
+		return kc_err_set(err, -EEXIST, "snapshot %s: already exists", dest_path);
+	/* VACUUM INTO writes through the connection it runs on, so it needs a read-write one; it
+	 * only reads the source, in one read transaction (a consistent snapshot that does not
+	 * block the writer). A private connection keeps the reader's own read-only. */
+	struct mvcc_conn c;
+	int rc = conn_open(&c, r->path, SQLITE_OPEN_READWRITE, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	int src = sqlite3_prepare_v2(c.db, "VACUUM INTO ?1", -1, &st, NULL);
+	if (src == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, dest_path, -1, SQLITE_STATIC);
+		src = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (src != SQLITE_DONE && src != SQLITE_OK) {
+		rc = conn_fail(&c, src, "snapshot", err);
+		conn_close(&c);
+		unlink(dest_path);
+		return rc;
+	}
+	conn_close(&c);
+	/* VACUUM INTO does not promise durability of its output: sync it ourselves. */
+	int fd = open(dest_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return kc_err_set(err, -e, "snapshot %s: fsync: %s", dest_path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
