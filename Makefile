@@ -39,7 +39,9 @@ LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/cl
 NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 	net/http_server.c net/http_client.c net/ws.c net/router.c
 
-STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c
+STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
+	store/raft/raft.c store/raft/raft_log.c store/raft/raft_progress.c store/raft/raft_conf.c \
+	store/raft/raft_codec.c store/raft/raft_memstore.c
 
 CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/apiserver/apiserver.c
 

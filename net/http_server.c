@@ -33,6 +33,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -1394,7 +1395,7 @@ static void accept_resume_cb(struct loop *l, struct loop_timer *t)
 {
 	struct http_server *s = t->data;
 	if (s->lfd >= 0)
-		(void)loop_io_start(l, &s->lio, EPOLLIN);
+		(void)loop_io_start(l, &s->lio, EPOLLIN | EPOLLEXCLUSIVE);
 }
 
 static void listen_cb(struct loop *l, struct loop_io *io, uint32_t ev)
@@ -1437,6 +1438,14 @@ static int listen_open(struct http_server *s, const char *addr, int backlog, str
 		struct sockaddr_in6 in6;
 	} sa;
 	socklen_t slen;
+	if (s->cfg.share_listener) {
+		int dfd = fcntl(s->cfg.share_listener->lfd, F_DUPFD_CLOEXEC, 0);
+		if (dfd < 0)
+			return kc_err_set(err, -errno, "http listen: dup: %s", strerror(errno));
+		s->lfd = dfd;
+		s->port = s->cfg.share_listener->port;
+		return 0;
+	}
 	bool any6 = false;
 	char host[INET6_ADDRSTRLEN + 2];
 	memset(&sa, 0, sizeof sa);
@@ -1566,7 +1575,7 @@ int http_server_open(struct loop *l, const struct http_server_config *cfg, struc
 		return rc;
 	}
 	loop_io_init(&s->lio, s->lfd, listen_cb, s);
-	rc = loop_io_start(l, &s->lio, EPOLLIN);
+	rc = loop_io_start(l, &s->lio, EPOLLIN | EPOLLEXCLUSIVE);
 	if (rc < 0) {
 		close(s->lfd);
 		free(s);

@@ -3,8 +3,11 @@
  *
  * Threads: a server belongs to the loop it was opened on; every callback runs on that loop's
  * thread, and every function here must be called on it (http_server_open may also be called
- * before the loop runs). To use N cores, open one server per loop thread on the same port with
- * 'reuseport' set; limits (max_conns, max_inflight) then apply per server.
+ * before the loop runs). To use N cores, open one server per loop thread: either the first one
+ * binds and the others accept on its listening socket ('share_listener', the kernel wakes one
+ * loop per connection), or all bind with 'reuseport'. Prefer share_listener for a daemon:
+ * SO_REUSEPORT lets a second process of the same user bind the same port silently, so a busy
+ * port would go unnoticed. Limits (max_conns, max_inflight) apply per server.
  *
  * Requests: the handler receives a struct http_req and owns it until it finishes it with
  * exactly one of http_respond, http_stream_end, http_upgrade or http_req_abort; after that the
@@ -49,6 +52,10 @@ struct http_server_config {
 				    * falling back to 0.0.0.0 without IPv6 */
 	uint16_t port;             /* 0: ephemeral, see http_server_port() */
 	bool reuseport;            /* SO_REUSEPORT, for one server per loop thread on one port */
+	/* Accept on this already open server's listening socket (duplicated; addr, port and
+	 * reuseport are then ignored). It must have been opened before this call and stay open at
+	 * least as long; it may run on another loop. */
+	const struct http_server *share_listener;
 	int backlog;               /* 0: 1024 */
 	http_handler_fn handler;   /* required */
 	void *handler_arg;

@@ -120,7 +120,7 @@ static void stop_started(struct kc_server *s, const bool *started)
 	for (size_t i = NSUB; i-- > 0;) {
 		if (!started[i])
 			continue;
-		log_info("stopping subsystem=%s", subsystems[i].name);
+		log_debug("stopping subsystem=%s", subsystems[i].name);
 		subsystems[i].stop(s);
 	}
 }

@@ -1,5 +1,6 @@
 /* DESIGN: N identical loop threads (N = online CPUs, at most 8), each with its own http_server
- * on the same port (SO_REUSEPORT) so the kernel spreads connections; they share one read-only
+ * accepting on one shared listening socket (EPOLLEXCLUSIVE: the kernel wakes one loop per
+ * connection); they share one read-only
  * router and one TLS config (reference counted, immutable). Handlers here are stateless; the
  * only shared mutable state is the request counter (atomic). Stop: a message to each loop runs a
  * graceful shutdown, whose completion stops that loop; the caller joins the threads. */
@@ -258,9 +259,11 @@ int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki
 			rc = kc_err_set(err, -errno, "cannot create an event loop: %s", strerror(errno));
 			goto fail;
 		}
+		/* One listening socket shared by all loops: a port someone else holds fails here. */
 		struct http_server_config hc = {
-			.addr = addr, .port = cfg->api_port, .reuseport = true, .handler = serve,
-			.handler_arg = a, .wrap = wrap_tls, .wrap_arg = a->tls,
+			.addr = addr, .port = cfg->api_port, .handler = serve, .handler_arg = a,
+			.wrap = wrap_tls, .wrap_arg = a->tls,
+			.share_listener = i ? a->workers[0].srv : NULL,
 		};
 		rc = http_server_open(w->loop, &hc, &w->srv, err);
 		if (rc < 0) {
