@@ -45,7 +45,7 @@ STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 
 CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/apiserver/apiserver.c
 
-KC_SRCS := $(wildcard $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(CLI_SRCS))
+KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(CLI_SRCS)
 MAIN_SRC := main.c
 
 # ---------------------------------------------------------------------------------------------
