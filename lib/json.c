@@ -166,23 +166,6 @@ static void add_utf8(struct kc_str *out, unsigned cp)
 	kc_str_add(out, b, n);
 }
 
-/* Copies at most cap-1 bytes of s[0..n) into dst for an error message: control characters
- * become '?', and a cut is marked with "...". */
-static void msg_excerpt(char *dst, size_t cap, const char *s, size_t n)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (w + 4 >= cap) {
-			memcpy(dst + w, "...", 3);
-			w += 3;
-			break;
-		}
-		unsigned char c = (unsigned char)s[i];
-		dst[w++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
-	}
-	dst[w] = '\0';
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* parser */
 
@@ -437,7 +420,7 @@ static int parse_member_name(struct parser *ps, struct frame *f, const char *wha
 	}
 	if (dup) {
 		char ex[72];
-		msg_excerpt(ex, sizeof ex, k, ps->key.len);
+		kc_excerpt(ex, sizeof ex, k, ps->key.len);
 		return fail_at(ps, at, -KC_EPARSE, "duplicate key \"%s\"", ex);
 	}
 	f->members++;

@@ -168,6 +168,21 @@ bool kc_strcaseeq(const char *a, const char *b)
 	return n == strlen(b) && kc_strncaseeq(a, b, n);
 }
 
+void kc_excerpt(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (w + 4 >= cap) {
+			memcpy(dst + w, "...", 3);
+			w += 3;
+			break;
+		}
+		unsigned char c = (unsigned char)s[i];
+		dst[w++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
+	}
+	dst[w] = '\0';
+}
+
 int kc_parse_i64(const char *s, long long min, long long max, long long *out)
 {
 	if (!s || !*s)

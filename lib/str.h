@@ -44,6 +44,10 @@ bool kc_has_suffix(const char *s, const char *suffix);
 bool kc_strncaseeq(const char *a, const char *b, size_t n);
 bool kc_strcaseeq(const char *a, const char *b);
 
+/* Copies at most cap-1 bytes of s[0..n) into dst (cap >= 4) for an error message: control bytes
+ * become '?', and a cut is marked with "...". Always NUL-terminates. */
+void kc_excerpt(char *dst, size_t cap, const char *s, size_t n);
+
 /* Parses a whole decimal string into *out within [min, max]. Returns 0 or -KC_EINVAL. */
 int kc_parse_i64(const char *s, long long min, long long max, long long *out);
 

@@ -415,21 +415,6 @@ struct reader {
 	struct kc_err *err;
 };
 
-static void excerpt(char *dst, size_t cap, const char *s, size_t n)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (w + 4 >= cap) {
-			memcpy(dst + w, "...", 3);
-			w += 3;
-			break;
-		}
-		unsigned char c = (unsigned char)s[i];
-		dst[w++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
-	}
-	dst[w] = '\0';
-}
-
 static int __attribute__((format(printf, 4, 5)))
 fail(struct reader *rd, yaml_mark_t m, int code, const char *fmt, ...)
 {
@@ -538,7 +523,7 @@ static int take_key(struct reader *rd, char *key, yaml_mark_t m)
 	struct frame *f = top(rd);
 	if (!names_insert(f, key)) {
 		char ex[64];
-		excerpt(ex, sizeof ex, key, strlen(key));
+		kc_excerpt(ex, sizeof ex, key, strlen(key));
 		free(key);
 		return fail(rd, m, -KC_EPARSE, "key \"%s\" already set in map", ex);
 	}
@@ -764,7 +749,7 @@ static int on_scalar(struct reader *rd, yaml_event_t *ev)
 		r = (struct scalar){ .kind = K_STR, .s = s, .n = n };
 	} else if (resolve(t, s, n, &rd->scratch, &r)) {
 		char ex[64];
-		excerpt(ex, sizeof ex, s, n);
+		kc_excerpt(ex, sizeof ex, s, n);
 		return fail(rd, m, -KC_EPARSE, "cannot decode %s `%s` as a %s",
 			    tag_name(kind_tag(r.kind)), ex, tag_name(t));
 	}
@@ -801,7 +786,7 @@ static int on_alias(struct reader *rd, yaml_event_t *ev)
 	const char *name = (const char *)ev->data.alias.anchor;
 	struct anchor *a = kc_map_sget(&rd->anchors, name);
 	char ex[64];
-	excerpt(ex, sizeof ex, name, strlen(name));
+	kc_excerpt(ex, sizeof ex, name, strlen(name));
 	if (!a)
 		return fail(rd, m, -KC_EPARSE, "unknown anchor '%s' referenced", ex);
 	if (!a->node)
