@@ -1,0 +1,422 @@
+/* DESIGN: runs entirely on the store thread's loop. Server side: an http_server whose one route
+ * POST /raft/msgs decodes a batch (u32 big-endian length + raft_msg_encode bytes, repeated) and
+ * hands each message to the store. Client side: one http_client with keep-alive; per peer, at
+ * most one batch is in flight and everything queued meanwhile becomes the next batch (group
+ * sending, like group commit). Over max_pending_bytes new messages are dropped: Raft tolerates
+ * loss and retransmits. Invariant: a peer's 'inflight' is set exactly while its request runs. */
+#include "store/peer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/vec.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "net/loop.h"
+#include "net/tls.h"
+
+#define PEER_PATH      "/raft/msgs"
+#define PROPOSE_PATH   "/raft/propose"
+#define KEEPALIVE_PATH "/raft/keepalive"
+
+struct peer {
+	uint64_t id;
+	char *url;	       /* base URL + PEER_PATH */
+	char *propose_url;     /* base URL + PROPOSE_PATH */
+	char *keepalive_url;   /* base URL + KEEPALIVE_PATH */
+	struct kc_str pending; /* encoded messages waiting for the next batch */
+	struct http_client_req *inflight;
+	struct peer_transport *owner;
+	bool removed; /* freed when its request completes */
+	bool failed;  /* last batch failed: log once */
+};
+
+struct peer_transport {
+	struct loop *loop;
+	struct peer_config cfg;
+	struct http_server *server;
+	struct http_client *client;
+	struct kc_vec peers; /* struct peer * */
+	char cluster_hdr[32];
+};
+
+static struct peer *find(struct peer_transport *p, uint64_t id, size_t *pos)
+{
+	for (size_t i = 0; i < p->peers.len; i++) {
+		struct peer *pr = *(struct peer **)kc_vec_at(&p->peers, i);
+		if (pr->id == id) {
+			if (pos)
+				*pos = i;
+			return pr;
+		}
+	}
+	return NULL;
+}
+
+static void peer_free(struct peer *pr)
+{
+	kc_str_free(&pr->pending);
+	free(pr->url);
+	free(pr->propose_url);
+	free(pr->keepalive_url);
+	free(pr);
+}
+
+static uint32_t get_u32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void handle_propose(struct peer_transport *p, struct http_req *req)
+{
+	uint64_t index = 0, term = 0;
+	int rc = p->cfg.propose
+			 ? p->cfg.propose(p->cfg.arg, req->body, req->body_len, &index, &term)
+			 : -KC_EUNAVAIL;
+	char body[64];
+	int n = snprintf(body, sizeof body, "%d %" PRIu64 " %" PRIu64, rc, index, term);
+	http_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
+static void handle_keepalive(struct peer_transport *p, struct http_req *req)
+{
+	char idbuf[32];
+	long long id = 0;
+	int64_t ttl = 0;
+	int rc = -KC_EINVAL;
+	if (req->body_len > 0 && req->body_len < sizeof idbuf) {
+		memcpy(idbuf, req->body, req->body_len);
+		idbuf[req->body_len] = 0;
+		if (kc_parse_i64(idbuf, 1, INT64_MAX, &id) == 0)
+			rc = p->cfg.keepalive ? p->cfg.keepalive(p->cfg.arg, id, &ttl)
+					      : -KC_EUNAVAIL;
+	}
+	char body[64];
+	int n = snprintf(body, sizeof body, "%d %" PRIu64 " 0", rc, (uint64_t)(ttl > 0 ? ttl : 0));
+	http_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
+static void handle(struct http_req *req, void *arg)
+{
+	struct peer_transport *p = arg;
+	bool propose = strcmp(req->path, PROPOSE_PATH) == 0;
+	bool keepalive = strcmp(req->path, KEEPALIVE_PATH) == 0;
+	if (!propose && !keepalive && strcmp(req->path, PEER_PATH) != 0) {
+		http_respond(req, 404, "text/plain", "not found\n", 10);
+		return;
+	}
+	if (strcmp(req->method, "POST") != 0) {
+		http_respond(req, 405, "text/plain", "method not allowed\n", 19);
+		return;
+	}
+	const char *cl = http_req_header(req, "X-Kc-Cluster");
+	if (!cl || strcmp(cl, p->cluster_hdr) != 0) {
+		http_respond(req, 403, "text/plain", "cluster id mismatch\n", 20);
+		return;
+	}
+	if (propose) {
+		handle_propose(p, req);
+		return;
+	}
+	if (keepalive) {
+		handle_keepalive(p, req);
+		return;
+	}
+	const uint8_t *b = (const uint8_t *)req->body;
+	size_t left = req->body_len;
+	while (left >= 4) {
+		uint32_t n = get_u32(b);
+		if (n > left - 4)
+			break;
+		struct raft_msg m;
+		struct kc_err err;
+		if (raft_msg_decode(b + 4, n, NULL, &m, &err) == 0) {
+			if (m.to == p->cfg.member_id)
+				p->cfg.recv(p->cfg.arg, &m);
+			raft_msg_free(&m);
+		} else {
+			log_warn("peer: bad message from %s: %s", http_req_peer_str(req), err.msg);
+		}
+		b += 4 + n;
+		left -= 4 + n;
+	}
+	http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void flush(struct peer *pr);
+
+static void on_done(struct http_client_req *req, int rc, struct http_client_response *resp,
+		    const struct kc_err *err, void *arg)
+{
+	(void)req;
+	struct peer *pr = arg;
+	pr->inflight = NULL;
+	if (pr->removed) {
+		peer_free(pr);
+		return;
+	}
+	struct peer_transport *p = pr->owner;
+	if (rc < 0 || resp->status != 204) {
+		if (!pr->failed)
+			log_warn("peer: sending to %016" PRIx64 " at %s failed: %s (status %d)",
+				 pr->id, pr->url, rc < 0 ? err->msg : "bad status", resp->status);
+		pr->failed = true;
+		if (p->cfg.unreachable)
+			p->cfg.unreachable(p->cfg.arg, pr->id);
+	} else {
+		if (pr->failed)
+			log_info("peer: %016" PRIx64 " reachable again", pr->id);
+		pr->failed = false;
+	}
+	flush(pr);
+}
+
+static void flush(struct peer *pr)
+{
+	struct peer_transport *p = pr->owner;
+	if (pr->inflight || pr->pending.len == 0 || !p->client)
+		return;
+	struct http_client_header hdr[2] = {
+		{"X-Kc-Cluster", p->cluster_hdr},
+		{"Content-Type", "application/octet-stream"},
+	};
+	struct http_client_request r = {
+		.method = "POST",
+		.url = pr->url,
+		.headers = hdr,
+		.nheaders = 2,
+		.body = pr->pending.buf,
+		.body_len = pr->pending.len,
+		.timeout_ms = p->cfg.timeout_ms,
+		.on_done = on_done,
+		.arg = pr,
+	};
+	struct kc_err err;
+	if (http_client_submit(p->client, &r, &pr->inflight, &err) < 0) {
+		log_warn("peer: %s: %s", pr->url, err.msg);
+		pr->inflight = NULL;
+	}
+	kc_str_reset(&pr->pending);
+}
+
+void peer_transport_send(struct peer_transport *p, const struct raft_msg *m)
+{
+	struct peer *pr = find(p, m->to, NULL);
+	if (!pr)
+		return;
+	size_t before = pr->pending.len;
+	if (before > p->cfg.max_pending_bytes)
+		return;
+	uint8_t len[4] = {0};
+	kc_str_add(&pr->pending, len, 4);
+	raft_msg_encode(m, &pr->pending);
+	uint32_t n = (uint32_t)(pr->pending.len - before - 4);
+	uint8_t *b = (uint8_t *)pr->pending.buf + before;
+	b[0] = (uint8_t)(n >> 24);
+	b[1] = (uint8_t)(n >> 16);
+	b[2] = (uint8_t)(n >> 8);
+	b[3] = (uint8_t)n;
+	flush(pr);
+}
+
+void peer_transport_set_peer(struct peer_transport *p, uint64_t id, const char *url)
+{
+	if (id == p->cfg.member_id || !url || !*url)
+		return;
+	struct peer *pr = find(p, id, NULL);
+	size_t ul = strlen(url);
+	while (ul > 0 && url[ul - 1] == '/')
+		ul--;
+	char *full = xasprintf("%.*s%s", (int)ul, url, PEER_PATH);
+	char *prop = xasprintf("%.*s%s", (int)ul, url, PROPOSE_PATH);
+	char *ka = xasprintf("%.*s%s", (int)ul, url, KEEPALIVE_PATH);
+	if (pr) {
+		free(pr->url);
+		free(pr->propose_url);
+		free(pr->keepalive_url);
+		pr->url = full;
+		pr->propose_url = prop;
+		pr->keepalive_url = ka;
+		return;
+	}
+	pr = xcalloc(1, sizeof *pr);
+	pr->id = id;
+	pr->url = full;
+	pr->propose_url = prop;
+	pr->keepalive_url = ka;
+	pr->owner = p;
+	kc_str_init(&pr->pending);
+	kc_vec_push(&p->peers, &pr);
+}
+
+void peer_transport_remove_peer(struct peer_transport *p, uint64_t id)
+{
+	size_t pos;
+	struct peer *pr = find(p, id, &pos);
+	if (!pr)
+		return;
+	kc_vec_remove(&p->peers, pos);
+	if (pr->inflight)
+		pr->removed = true; /* on_done frees it */
+	else
+		peer_free(pr);
+}
+
+struct fwd {
+	struct loop_msg msg; /* for failures before the request starts */
+	peer_forward_cb cb;
+	void *arg;
+	int rc;
+};
+
+static void fwd_done(struct http_client_req *req, int rc, struct http_client_response *resp,
+		     const struct kc_err *err, void *arg)
+{
+	(void)req;
+	(void)err;
+	struct fwd *f = arg;
+	uint64_t index = 0, term = 0;
+	if (rc == 0) {
+		int code = 0;
+		if (resp->status != 200 || !resp->body ||
+		    sscanf(resp->body, "%d %" SCNu64 " %" SCNu64, &code, &index, &term) != 3)
+			rc = -KC_EPROTO;
+		else
+			rc = code;
+	}
+	f->cb(f->arg, rc, index, term);
+	free(f);
+}
+
+static void fwd_fail(struct loop *l, struct loop_msg *m)
+{
+	(void)l;
+	struct fwd *f = m->data;
+	f->cb(f->arg, f->rc, 0, 0);
+	free(f);
+}
+
+/* POSTs body to one of member 'to''s calls; the answer "rc a b" goes to cb. */
+static void call(struct peer_transport *p, uint64_t to, bool keepalive, const void *body,
+		 size_t len, peer_forward_cb cb, void *arg)
+{
+	struct fwd *f = xcalloc(1, sizeof *f);
+	f->cb = cb;
+	f->arg = arg;
+	struct peer *pr = find(p, to, NULL);
+	if (!pr) {
+		f->rc = -KC_EUNAVAIL;
+		goto fail;
+	}
+	struct http_client_header hdr[2] = {
+		{"X-Kc-Cluster", p->cluster_hdr},
+		{"Content-Type", "application/octet-stream"},
+	};
+	struct http_client_request r = {
+		.method = "POST",
+		.url = keepalive ? pr->keepalive_url : pr->propose_url,
+		.headers = hdr,
+		.nheaders = 2,
+		.body = body,
+		.body_len = len,
+		.timeout_ms = p->cfg.timeout_ms,
+		.on_done = fwd_done,
+		.arg = f,
+	};
+	struct kc_err err;
+	if (http_client_submit(p->client, &r, NULL, &err) == 0)
+		return;
+	f->rc = err.code ? err.code : -KC_EINVAL;
+fail:
+	loop_msg_init(&f->msg, fwd_fail, f);
+	loop_post(p->loop, &f->msg);
+}
+
+void peer_transport_forward(struct peer_transport *p, uint64_t to, const void *cmd, size_t len,
+			    peer_forward_cb cb, void *arg)
+{
+	call(p, to, false, cmd, len, cb, arg);
+}
+
+void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id, peer_forward_cb cb,
+			      void *arg)
+{
+	char body[32];
+	int n = snprintf(body, sizeof body, "%lld", (long long)id);
+	call(p, to, true, body, (size_t)n, cb, arg);
+}
+
+static struct transport *wrap_tls(void *arg, int fd)
+{
+	return tls_server_wrap(arg, fd);
+}
+
+int peer_transport_open(struct loop *l, const struct peer_config *cfg, struct peer_transport **out,
+			struct kc_err *err)
+{
+	struct peer_transport *p = xcalloc(1, sizeof *p);
+	p->loop = l;
+	p->cfg = *cfg;
+	if (!p->cfg.max_pending_bytes)
+		p->cfg.max_pending_bytes = 64u << 20;
+	if (!p->cfg.timeout_ms)
+		p->cfg.timeout_ms = 5000;
+	snprintf(p->cluster_hdr, sizeof p->cluster_hdr, "%016" PRIx64, cfg->cluster_id);
+	kc_vec_init(&p->peers, sizeof(struct peer *));
+	if (!cfg->no_server) {
+		struct http_server_config sc = {
+			.addr = cfg->listen_addr,
+			.port = cfg->listen_port,
+			.handler = handle,
+			.handler_arg = p,
+			.wrap = cfg->tls_server ? wrap_tls : NULL,
+			.wrap_arg = cfg->tls_server,
+			.limits = {.max_body_bytes = (uint64_t)1 << 30},
+			.idle_timeout_ms = 600000,
+		};
+		int rc = http_server_open(l, &sc, &p->server, err);
+		if (rc < 0) {
+			kc_vec_free(&p->peers);
+			free(p);
+			return kc_err_wrap(err, "peer server");
+		}
+	}
+	struct http_client_config cc = {
+		.max_idle_per_origin = 2,
+		.connect_timeout_ms = 1000,
+		.request_timeout_ms = p->cfg.timeout_ms,
+		.tls = cfg->tls_client,
+	};
+	p->client = http_client_new(l, &cc);
+	*out = p;
+	return 0;
+}
+
+void peer_transport_close(struct peer_transport *p)
+{
+	if (!p)
+		return;
+	/* Freeing the client completes in-flight requests with -KC_ECLOSED; mark every peer
+	 * removed first so on_done just frees it. */
+	for (size_t i = 0; i < p->peers.len; i++) {
+		struct peer *pr = *(struct peer **)kc_vec_at(&p->peers, i);
+		if (pr->inflight)
+			pr->removed = true;
+		else
+			peer_free(pr);
+	}
+	kc_vec_free(&p->peers);
+	http_client_free(p->client);
+	http_server_close(p->server);
+	free(p);
+}
+
+uint16_t peer_transport_port(const struct peer_transport *p)
+{
+	return p->server ? http_server_port(p->server) : 0;
+}

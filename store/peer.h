@@ -1,0 +1,78 @@
+/* peer.h - the Raft transport between store members: batches of raft_codec-encoded messages
+ * POSTed to /raft/msgs on each member's peer port, over plain HTTP or TLS. */
+#ifndef KC_STORE_PEER_H
+#define KC_STORE_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "store/raft/raft.h"
+
+struct loop;
+struct peer_transport;
+struct tls_server_config;
+struct tls_client_config;
+
+/* A message from a peer: the callee takes ownership of *m's contents (raft_msg_free). */
+typedef void (*peer_recv_fn)(void *arg, struct raft_msg *m);
+/* A batch to 'id' could not be delivered (for raft_report_unreachable). */
+typedef void (*peer_unreachable_fn)(void *arg, uint64_t id);
+
+/* Leader side of a forwarded proposal (POST /raft/propose): proposes cmd and returns 0 with the
+ * entry's index and term, or a negative code (-KC_EUNAVAIL: not the leader). */
+typedef int (*peer_propose_fn)(void *arg, const void *cmd, size_t len, uint64_t *index,
+			       uint64_t *term);
+/* Leader side of a forwarded lease keepalive (POST /raft/keepalive): 0 with the lease's TTL, or
+ * a negative code (-KC_EUNAVAIL: not the leader, -MVCC_ELEASE_NOT_FOUND). */
+typedef int (*peer_keepalive_fn)(void *arg, int64_t id, int64_t *ttl);
+/* Follower side: the outcome of peer_transport_forward (index, term) or of
+ * peer_transport_keepalive (ttl in 'a', b unused). */
+typedef void (*peer_forward_cb)(void *arg, int rc, uint64_t a, uint64_t b);
+
+struct peer_config {
+	const char *listen_addr;         /* NULL: "::" */
+	uint16_t listen_port;            /* 0: ephemeral */
+	bool no_server;                  /* single member: client side only, no listener */
+	uint64_t cluster_id;             /* sent and checked in X-Kc-Cluster */
+	uint64_t member_id;              /* this member: messages to other ids are dropped */
+	struct tls_server_config *tls_server; /* borrowed; NULL: plain */
+	struct tls_client_config *tls_client; /* borrowed; NULL: plain (https peers refused) */
+	size_t max_pending_bytes;        /* per peer, queued behind the in-flight batch; 0: 64 MiB */
+	unsigned timeout_ms;             /* per batch; 0: 5000 */
+	peer_recv_fn recv;
+	peer_unreachable_fn unreachable; /* may be NULL */
+	peer_propose_fn propose;         /* may be NULL: forwarded proposals are refused */
+	peer_keepalive_fn keepalive;     /* may be NULL: forwarded keepalives are refused */
+	void *arg;
+};
+
+/* Opens the transport on loop l (the store thread's); every function runs on l's thread.
+ * Returns 0 with *out (free with peer_transport_close) or a negative code. */
+int peer_transport_open(struct loop *l, const struct peer_config *cfg,
+			struct peer_transport **out, struct kc_err *err);
+/* Not from inside one of its own callbacks. NULL is a no-op. */
+void peer_transport_close(struct peer_transport *p);
+uint16_t peer_transport_port(const struct peer_transport *p);
+
+/* Sets (or changes) the peer URL of member id ("http://host:port"; copied). */
+void peer_transport_set_peer(struct peer_transport *p, uint64_t id, const char *url);
+void peer_transport_remove_peer(struct peer_transport *p, uint64_t id);
+
+/* Queues m for its destination (m->to) and starts a POST if none is in flight to it. Borrows m
+ * (it is encoded at once). Unknown destinations and overflow drop the message (Raft resends). */
+void peer_transport_send(struct peer_transport *p, const struct raft_msg *m);
+
+/* Forwards an encoded command to member 'to' (the leader), which proposes it. cb runs exactly once
+ * on the loop, never inside this call: rc 0 with the entry's (index, term), or a negative code
+ * (-KC_EUNAVAIL: unknown member or not the leader; transport errors; -KC_ECLOSED when the
+ * transport closes). cmd is copied. */
+void peer_transport_forward(struct peer_transport *p, uint64_t to, const void *cmd, size_t len,
+			    peer_forward_cb cb, void *arg);
+
+/* Forwards a lease keepalive to member 'to' (the leader); like peer_transport_forward, with the
+ * TTL as 'a'. */
+void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id,
+			      peer_forward_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,2030 @@
+/* DESIGN: one store member. The store thread owns a loop, the struct raft (state machine of
+ * consensus), raft.db (struct raft_sqlite), mvcc.db (struct mvcc, write connection), the watch
+ * hub and the peer transport (server and client on the same loop). Other threads reach it only
+ * through 'door': a mutex-guarded loop_post that refuses once the store is closing, so nothing
+ * is ever posted to a freed loop. The door (refcounted, it outlives the store while requests
+ * hold it) also pools the mvcc_readers on which reads run on the callers' reply loops.
+ *
+ * The Ready loop (process_ready), run once per loop iteration after anything touched raft:
+ * send rd.msgs, persist (one raft.db transaction), send rd.msgs_after_persist, apply the
+ * committed NORMAL entries with ONE mvcc_apply_batch, publish the events to the hub, complete
+ * proposals keyed by (index, term), release ReadIndex reads, raft_advance. Group commit falls
+ * out of the loop: requests that arrive while a Ready is being persisted queue in the loop's
+ * message queue and are all proposed before the next Ready.
+ *
+ * Requests: each is one heap struct req that travels caller -> store thread -> reply loop and
+ * is freed there after its callback. Invariants: a req is in at most one of the lists
+ * 'waiting' (no leader yet, or to be proposed again), 'proposals' ((index, term) known),
+ * 'reads' (ReadIndex pending), 'forwarding' (at the leader), 'transfers'; every req in a list
+ * has a deadline and is completed exactly once (complete() also cuts a pending forward).
+ *
+ * Followers forward proposals to the leader (POST /raft/propose on its peer port), which answers
+ * the entry's (index, term); the follower then waits to apply that entry itself (mvcc is
+ * deterministic, so its result is the leader's); results applied before the answer arrives are
+ * kept a while in 'recent'. Lease keepalives are forwarded the same way (/raft/keepalive).
+ * Linearizable reads work on every member (raft forwards ReadIndex).
+ *
+ * Snapshots: raft.db records a snapshot point (index, term, conf) every snapshot_entries applied
+ * entries and drops the log below it but snapshot_keep entries. A follower that needs older
+ * entries gets the whole mvcc.db, copied on demand by mvcc_reader_snapshot (so the data may be
+ * newer than the snapshot index: mvcc skips the entries it already holds when they are
+ * replayed). The receiver installs it BEFORE persisting the Ready: close mvcc.db, rename the
+ * received copy over it, reopen (adopting it), end every watcher (they must re-watch). */
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+#include "lib/crypto.h"
+#include "lib/fs.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/vec.h"
+#include "net/loop.h"
+#include "store/peer.h"
+#include "store/raft/raft.h"
+#include "store/raft_sqlite.h"
+
+#define READ_RETRY_MS  1000u
+#define RECENT_RESULTS 256u /* applied results kept for forwarded proposals answered late */
+
+/* ---- the door ---- */
+
+#define READER_POOL_MAX 16
+
+/* The door also keeps the pool of mvcc_readers that serve reads on the callers' reply loops.
+ * Invariants (under mu): a reader is either idle here or checked out by exactly one thread
+ * ('busy' counts those); 'm' is not closed or replaced while busy > 0. */
+struct door {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool closed; /* no posts, no reads */
+	struct loop *loop;
+	atomic_int refs;
+	struct mvcc *m; /* NULL while a snapshot is being installed */
+	unsigned busy;
+	unsigned gen; /* readers of an older generation are closed on return */
+	struct mvcc_reader *idle[READER_POOL_MAX];
+	unsigned idle_gen[READER_POOL_MAX];
+	size_t nidle;
+};
+
+static bool door_post(struct door *d, struct loop_msg *m)
+{
+	pthread_mutex_lock(&d->mu);
+	bool ok = !d->closed;
+	if (ok)
+		loop_post(d->loop, m);
+	pthread_mutex_unlock(&d->mu);
+	return ok;
+}
+
+static void door_unref(struct door *d)
+{
+	if (atomic_fetch_sub(&d->refs, 1) == 1) {
+		pthread_cond_destroy(&d->cv);
+		pthread_mutex_destroy(&d->mu);
+		free(d);
+	}
+}
+
+/* Any thread: one read on a pooled reader. *applied gets the index the read saw. */
+static int door_read(struct door *d, const struct mvcc_range_req *req, struct mvcc_range_resp *out,
+		     uint64_t *applied, struct kc_err *err)
+{
+	struct mvcc_reader *rd = NULL;
+	pthread_mutex_lock(&d->mu);
+	if (d->closed || !d->m) {
+		pthread_mutex_unlock(&d->mu);
+		return kc_err_set(err, d->closed ? -KC_ECLOSED : -KC_EUNAVAIL,
+				  d->closed ? "store is closed"
+					    : "member is installing a snapshot; retry");
+	}
+	d->busy++;
+	unsigned gen = d->gen;
+	while (d->nidle > 0 && !rd) {
+		d->nidle--;
+		if (d->idle_gen[d->nidle] == gen)
+			rd = d->idle[d->nidle];
+		else
+			mvcc_reader_close(d->idle[d->nidle]);
+	}
+	struct mvcc *m = d->m;
+	pthread_mutex_unlock(&d->mu);
+	int rc = 0;
+	if (!rd)
+		rc = mvcc_reader_open(m, &rd, err);
+	if (rc == 0)
+		rc = mvcc_reader_range(rd, req, out, applied, err);
+	pthread_mutex_lock(&d->mu);
+	if (rd && !d->closed && gen == d->gen && d->nidle < READER_POOL_MAX && rc != -KC_EIO) {
+		d->idle_gen[d->nidle] = gen;
+		d->idle[d->nidle++] = rd;
+		rd = NULL;
+	}
+	d->busy--;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	mvcc_reader_close(rd);
+	return rc;
+}
+
+/* Store thread: waits until no reader is checked out, closes the idle ones and sets the
+ * database readers open from now on (NULL: none, reads answer -KC_EUNAVAIL). */
+static void door_readers_reset(struct door *d, struct mvcc *m)
+{
+	pthread_mutex_lock(&d->mu);
+	d->gen++;
+	d->m = NULL;
+	while (d->busy > 0)
+		pthread_cond_wait(&d->cv, &d->mu);
+	while (d->nidle > 0)
+		mvcc_reader_close(d->idle[--d->nidle]);
+	d->m = m;
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- requests ---- */
+
+enum req_kind {
+	R_SUBMIT = 1,
+	R_RANGE,
+	R_KEEPALIVE,
+	R_TTL,
+	R_LEASES,
+	R_STATUS,
+	R_MEMBERS,
+	R_MEMBER_ADD,
+	R_MEMBER_REMOVE,
+	R_MEMBER_PROMOTE,
+	R_WATCH_CANCEL,
+	R_WATCH_PROGRESS,
+	R_TRANSFER,
+};
+
+struct fwd_ctx;
+
+struct req {
+	struct loop_msg msg;
+	struct kc_list link;
+	struct fwd_ctx *fwd; /* forwarded to the leader, answer pending */
+	struct store *s;
+	enum req_kind kind;
+	struct loop *reply;
+	union {
+		store_result_cb submit;
+		store_range_cb range;
+		store_lease_cb lease;
+		store_lease_list_cb leases;
+		store_status_cb status;
+		store_member_cb member;
+		store_done_cb done;
+	} cb;
+	void *arg;
+	int rc;
+	struct kc_err err;
+	uint64_t deadline_ms;
+	/* R_SUBMIT */
+	uint8_t *data;
+	size_t len;
+	uint64_t index, term;
+	bool local; /* proposed by this member as leader (not forwarded) */
+	struct mvcc_result res;
+	/* R_RANGE */
+	struct mvcc_range_req rr;
+	uint8_t *buf;
+	bool linearizable;
+	uint64_t read_ctx, read_index, read_sent_ms;
+	bool read_ready;
+	bool need_read;	   /* deliver() reads on the reply loop's thread */
+	struct door *door; /* R_RANGE: a reference, for the reader pool */
+	struct mvcc_range_resp rresp;
+	/* leases */
+	int64_t lease_id;
+	bool with_keys;
+	struct mvcc_lease_info info;
+	struct mvcc_range_resp keys;
+	struct mvcc_lease_info *list;
+	size_t nlist;
+	/* R_STATUS */
+	struct store_status st;
+	/* members */
+	char name[STORE_NAME_MAX];
+	char url[STORE_URL_MAX];
+	uint64_t member_id;
+	struct store_member *members;
+	size_t nmembers;
+	struct store_member changed;
+	bool has_changed;
+	/* watch ops */
+	int64_t watch_id;
+};
+
+/* A watcher as the store thread and its reply loop share it: the resp travels to the reply
+ * loop (in_flight) and the message comes back as the acknowledgment. */
+struct wreq {
+	struct loop_msg msg;
+	struct kc_list link;	   /* store->watches */
+	struct kc_list ready_link; /* store->watch_ready */
+	struct door *door;
+	struct store *s;
+	struct loop *reply;
+	store_watch_cb cb;
+	void *arg;
+	int64_t id;
+	struct watch_create_req req;
+	uint8_t *buf;
+	struct watch *w;
+	struct watch_resp resp;
+	bool final;	    /* the message carries the last (NULL) callback */
+	bool in_flight;	    /* store thread: a response is at the reply loop */
+	bool cancel;	    /* store thread: cancellation asked */
+	bool canceled_sent; /* store thread: a CANCELED response went out */
+	/* One reference for the store thread's registration (dropped when it unlinks w for good),
+	 * one for the reply side (dropped after the final callback): the last one frees. */
+	atomic_int refs;
+};
+
+/* A forwarded proposal's link to its req, cut when the req completes first. */
+struct fwd_ctx {
+	struct store *s;
+	struct req *r;
+};
+
+struct recent {
+	uint64_t index, term;
+	struct mvcc_result res;
+};
+
+struct store {
+	/* immutable after open */
+	char *dir, *name, *token, *adv_peer, *adv_client;
+	uint64_t id, cluster_id;
+	unsigned tick_ms, election_ticks, request_timeout_ms;
+	uint64_t snapshot_entries, snapshot_keep, progress_ms;
+	struct mvcc_options mvcc_opts; /* path owned (mvcc_path) */
+	char *mvcc_path;
+	struct door *door;
+	pthread_t thread;
+	bool thread_started;
+	atomic_llong next_watch_id;
+	uint16_t peer_port;
+	/* store thread */
+	struct loop *loop;
+	struct mvcc *mvcc;
+	struct raft_sqlite *rs;
+	struct raft *raft;
+	struct watch_hub *hub;
+	struct peer_transport *peer;
+	struct loop_timer tick_timer, kick_timer;
+	struct kc_list waiting, proposals, reads, watches, watch_ready, forwarding, transfers;
+	struct recent recent[RECENT_RESULTS]; /* by index % RECENT_RESULTS, while forwarding */
+	struct kc_vec dir_members;	      /* struct store_member: the member directory */
+	struct mvcc_events events;
+	struct mvcc_compact_policy policy;
+	bool policy_on;
+	uint64_t lead;
+	enum raft_role role;
+	uint64_t applied;
+	uint64_t read_seq;
+	uint64_t last_lease_check_ms, last_policy_ms, last_progress_ms;
+	bool compact_pending;
+	bool closing;
+	int broken; /* sticky storage failure: every request fails with it */
+	struct kc_err broken_err;
+};
+
+static void kick(struct store *s);
+
+/* FNV-1a 64, folded to 62 bits and never 0: raft wants ids > 0 and JSON wants int64. */
+static uint64_t hash_id(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = a; p && *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull;
+	for (const char *p = b; p && *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h &= (1ull << 62) - 1;
+	return h ? h : 1;
+}
+
+uint64_t store_member_id_for(const char *cluster_token, const char *name)
+{
+	return hash_id(cluster_token ? cluster_token : "kc", name);
+}
+
+int64_t store_lease_id_new(void)
+{
+	uint64_t v = 0;
+	while (v == 0) {
+		if (kc_random_bytes(&v, sizeof v) < 0)
+			kc_fatal("getrandom failed");
+		v &= (1ull << 62) - 1;
+	}
+	return (int64_t)v;
+}
+
+uint64_t store_member_id(const struct store *s)
+{
+	return s->id;
+}
+
+uint64_t store_cluster_id(const struct store *s)
+{
+	return s->cluster_id;
+}
+
+uint16_t store_peer_port(const struct store *s)
+{
+	return s->peer_port;
+}
+
+/* ---- member directory (store thread) ---- */
+
+static struct store_member *dir_find(struct store *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->dir_members.len; i++) {
+		struct store_member *m = kc_vec_at(&s->dir_members, i);
+		if (m->id == id)
+			return m;
+	}
+	return NULL;
+}
+
+static void dir_set(void *arg, uint64_t id, const char *name, const char *peer_url,
+		    const char *client_url)
+{
+	struct store *s = arg;
+	struct store_member *m = dir_find(s, id);
+	if (!m)
+		m = kc_vec_push(&s->dir_members, NULL);
+	m->id = id;
+	snprintf(m->name, sizeof m->name, "%s", name ? name : "");
+	snprintf(m->peer_url, sizeof m->peer_url, "%s", peer_url ? peer_url : "");
+	snprintf(m->client_url, sizeof m->client_url, "%s", client_url ? client_url : "");
+	if (s->peer && peer_url && *peer_url)
+		peer_transport_set_peer(s->peer, id, peer_url);
+}
+
+static void dir_del(struct store *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->dir_members.len; i++) {
+		struct store_member *m = kc_vec_at(&s->dir_members, i);
+		if (m->id == id) {
+			kc_vec_remove(&s->dir_members, i);
+			break;
+		}
+	}
+	if (s->peer)
+		peer_transport_remove_peer(s->peer, id);
+}
+
+/* Context of a CONF entry: "name\npeer_url\nclient_url". */
+static void ctx_parse(const uint8_t *c, size_t n, char *name, char *peer, char *client)
+{
+	char tmp[RAFT_MAX_CONF_CONTEXT + 1];
+	memcpy(tmp, c, n);
+	tmp[n] = 0;
+	char *f[3] = {tmp, NULL, NULL};
+	for (int i = 1; i < 3 && f[i - 1]; i++) {
+		char *nl = strchr(f[i - 1], '\n');
+		if (nl) {
+			*nl = 0;
+			f[i] = nl + 1;
+		}
+	}
+	snprintf(name, STORE_NAME_MAX, "%s", f[0]);
+	snprintf(peer, STORE_URL_MAX, "%s", f[1] ? f[1] : "");
+	snprintf(client, STORE_URL_MAX, "%s", f[2] ? f[2] : "");
+}
+
+/* ---- completion ---- */
+
+static void req_free(struct req *r)
+{
+	if (r->door)
+		door_unref(r->door);
+	free(r->data);
+	free(r->buf);
+	mvcc_result_free(&r->res);
+	mvcc_range_resp_free(&r->rresp);
+	mvcc_range_resp_free(&r->keys);
+	free(r->list);
+	free(r->members);
+	free(r);
+}
+
+static void deliver(struct loop *l, struct loop_msg *m)
+{
+	(void)l;
+	struct req *r = m->data;
+	const struct kc_err *e = &r->err;
+	bool ok = r->rc == 0;
+	switch (r->kind) {
+	case R_SUBMIT:
+		r->cb.submit(r->arg, r->rc, ok ? &r->res : NULL, e);
+		break;
+	case R_RANGE:
+		if (ok && r->need_read) {
+			/* The store thread posted this only once the read index was applied (a
+			 * committed batch, visible to every reader opened or reading after it). The
+			 * reader's applied index may be lower when the last entries were NOOP or CONF,
+			 * which do not change the data, so it is not compared. */
+			r->rc = door_read(r->door, &r->rr, &r->rresp, NULL, &r->err);
+			ok = r->rc == 0;
+		}
+		r->cb.range(r->arg, r->rc, ok ? &r->rresp : NULL, e);
+		break;
+	case R_KEEPALIVE:
+	case R_TTL:
+		r->cb.lease(r->arg, r->rc, ok ? &r->info : NULL,
+			    ok && r->with_keys ? &r->keys : NULL, e);
+		break;
+	case R_LEASES:
+		r->cb.leases(r->arg, r->rc, r->list, r->nlist, e);
+		break;
+	case R_STATUS:
+		r->cb.status(r->arg, r->rc, ok ? &r->st : NULL, e);
+		break;
+	case R_MEMBERS:
+	case R_MEMBER_ADD:
+	case R_MEMBER_REMOVE:
+	case R_MEMBER_PROMOTE:
+		r->cb.member(r->arg, r->rc, r->members, r->nmembers,
+			     r->has_changed ? &r->changed : NULL, e);
+		break;
+	case R_TRANSFER:
+		r->cb.done(r->arg, r->rc, e);
+		break;
+	case R_WATCH_CANCEL:
+	case R_WATCH_PROGRESS:
+		break;
+	}
+	req_free(r);
+}
+
+/* Store thread (or the closing thread): finishes r and hands it to its reply loop. */
+static void complete(struct req *r, int rc)
+{
+	kc_list_del(&r->link);
+	if (r->fwd) {
+		r->fwd->r = NULL;
+		r->fwd = NULL;
+	}
+	r->rc = rc;
+	if (rc < 0 && r->err.code == 0)
+		kc_err_set(&r->err, rc, "%s", mvcc_strerror(rc));
+	if (!r->reply) { /* fire-and-forget (watch ops) */
+		req_free(r);
+		return;
+	}
+	loop_msg_init(&r->msg, deliver, r);
+	loop_post(r->reply, &r->msg);
+}
+
+static void fail_list(struct kc_list *head, int rc, const char *why)
+{
+	struct kc_list *it;
+	while ((it = kc_list_first(head))) {
+		struct req *r = kc_container_of(it, struct req, link);
+		kc_err_set(&r->err, rc, "%s", why);
+		complete(r, rc);
+	}
+}
+
+static struct req *req_new(struct store *s, enum req_kind kind, struct loop *reply, void *arg)
+{
+	struct req *r = xcalloc(1, sizeof *r);
+	r->s = s;
+	r->kind = kind;
+	r->reply = reply;
+	r->arg = arg;
+	kc_list_init(&r->link);
+	return r;
+}
+
+static void dispatch(struct store *s, struct req *r);
+
+static void on_request(struct loop *l, struct loop_msg *m)
+{
+	(void)l;
+	struct req *r = m->data;
+	dispatch(r->s, r);
+}
+
+/* Any thread: carries r to the store thread, or completes it with -KC_ECLOSED. */
+static void send_req(struct store *s, struct req *r)
+{
+	loop_msg_init(&r->msg, on_request, r);
+	if (!door_post(s->door, &r->msg)) {
+		kc_err_set(&r->err, -KC_ECLOSED, "store is closed");
+		complete(r, -KC_ECLOSED);
+	}
+}
+
+/* ---- the store thread: dispatching ---- */
+
+static uint64_t now_ms(struct store *s)
+{
+	return loop_now_ms(s->loop);
+}
+
+static uint64_t election_ms(struct store *s)
+{
+	return (uint64_t)s->tick_ms * s->election_ticks;
+}
+
+static void not_leader(struct store *s, struct req *r)
+{
+	struct store_member *m = dir_find(s, s->lead);
+	kc_err_set(&r->err, -KC_EUNAVAIL, "not the leader; leader is %016" PRIx64 " (%s %s)",
+		   s->lead, m ? m->name : "?",
+		   m && m->client_url[0] ? m->client_url
+		   : m			 ? m->peer_url
+					 : "?");
+	complete(r, -KC_EUNAVAIL);
+}
+
+static void wait_leader(struct store *s, struct req *r)
+{
+	if (!r->deadline_ms || r->deadline_ms > now_ms(s) + 2 * election_ms(s))
+		r->deadline_ms = now_ms(s) + 2 * election_ms(s);
+	kc_list_del(&r->link);
+	kc_list_push_back(&s->waiting, &r->link);
+}
+
+static void members_fill(struct store *s, struct req *r)
+{
+	struct raft_status st;
+	raft_status(s->raft, &st);
+	free(r->members);
+	r->members = xcalloc(st.conf.n ? st.conf.n : 1, sizeof *r->members);
+	r->nmembers = st.conf.n;
+	for (size_t i = 0; i < st.conf.n; i++) {
+		struct store_member *d = dir_find(s, st.conf.members[i].id);
+		if (d)
+			r->members[i] = *d;
+		r->members[i].id = st.conf.members[i].id;
+		r->members[i].learner = st.conf.members[i].role == RAFT_LEARNER;
+	}
+}
+
+/* The read index is applied: the reply loop reads on a pooled reader. */
+static void do_range(struct store *s, struct req *r)
+{
+	(void)s;
+	r->need_read = true;
+	complete(r, 0);
+}
+
+static void do_status(struct store *s, struct req *r)
+{
+	struct raft_status rst;
+	struct mvcc_status ms;
+	raft_status(s->raft, &rst);
+	int rc = mvcc_status(s->mvcc, &ms, &r->err);
+	if (rc < 0) {
+		complete(r, rc);
+		return;
+	}
+	struct store_status *st = &r->st;
+	st->member_id = s->id;
+	st->cluster_id = s->cluster_id;
+	st->leader_id = rst.lead;
+	st->raft_term = rst.term;
+	st->raft_index = rst.last_index;
+	st->commit_index = rst.commit;
+	st->applied_index = s->applied;
+	st->revision = ms.revision;
+	st->compact_revision = ms.compact_revision;
+	st->db_size = ms.db_size;
+	st->db_size_in_use = ms.db_size_in_use;
+	st->is_learner = raft_conf_role(&rst.conf, s->id) == RAFT_LEARNER;
+	struct store_member *m = rst.lead ? dir_find(s, rst.lead) : NULL;
+	if (m) {
+		snprintf(st->leader_peer_url, sizeof st->leader_peer_url, "%s", m->peer_url);
+		snprintf(st->leader_client_url, sizeof st->leader_client_url, "%s", m->client_url);
+	}
+	complete(r, 0);
+}
+
+static void propose_conf(struct store *s, struct req *r)
+{
+	struct raft_conf_change cc = {.node_id = r->member_id};
+	struct kc_str ctx = KC_STR_INIT;
+	if (r->kind == R_MEMBER_ADD) {
+		cc.type = RAFT_CC_ADD_LEARNER;
+		kc_str_addf(&ctx, "%s\n%s\n", r->name, r->url);
+		cc.context = (const uint8_t *)ctx.buf;
+		cc.context_len = ctx.len;
+	} else {
+		cc.type = r->kind == R_MEMBER_REMOVE ? RAFT_CC_REMOVE : RAFT_CC_PROMOTE;
+	}
+	struct raft_proposal p;
+	int rc = raft_propose_conf_change(s->raft, &cc, &p);
+	kc_str_free(&ctx);
+	if (rc == -KC_EUNAVAIL) {
+		not_leader(s, r);
+		return;
+	}
+	if (rc < 0) {
+		kc_err_set(&r->err, rc, "membership change refused: %s",
+			   rc == -KC_EAGAIN ? "another change is pending" : kc_strerror(rc));
+		complete(r, rc);
+		return;
+	}
+	if (r->kind == R_MEMBER_ADD && s->peer) /* the leader talks to it from now on */
+		peer_transport_set_peer(s->peer, r->member_id, r->url);
+	r->index = p.index;
+	r->term = p.term;
+	r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+	kc_list_push_back(&s->proposals, &r->link);
+	kick(s);
+}
+
+static void on_forwarded(void *arg, int rc, uint64_t index, uint64_t term)
+{
+	struct fwd_ctx *f = arg;
+	struct store *s = f->s;
+	struct req *r = f->r;
+	free(f);
+	if (!r)
+		return; /* completed meanwhile (timeout, close) */
+	r->fwd = NULL;
+	kc_list_del(&r->link);
+	if (rc == -KC_EUNAVAIL || rc == -KC_EAGAIN || rc == -ECONNREFUSED) {
+		wait_leader(s, r); /* not proposed: try again once a leader is known */
+		return;
+	}
+	if (rc < 0) {
+		kc_err_set(&r->err, -KC_ETIMEDOUT,
+			   "forwarding to the leader failed (%s); outcome "
+			   "unknown",
+			   kc_strerror(rc));
+		complete(r, -KC_ETIMEDOUT);
+		return;
+	}
+	r->index = index;
+	r->term = term;
+	if (index > s->applied) {
+		kc_list_push_back(&s->proposals, &r->link);
+		return;
+	}
+	/* Applied here before the leader's answer came back. */
+	struct recent *rc_ent = &s->recent[index % RECENT_RESULTS];
+	if (rc_ent->index != index) {
+		kc_err_set(&r->err, -KC_ETIMEDOUT,
+			   "result of entry %" PRIu64 " no longer known; "
+			   "outcome unknown",
+			   index);
+		complete(r, -KC_ETIMEDOUT);
+	} else if (rc_ent->term != term) {
+		wait_leader(s, r); /* lost in a leader change: propose again */
+	} else {
+		r->res = rc_ent->res;
+		memset(rc_ent, 0, sizeof *rc_ent);
+		complete(r, 0);
+	}
+}
+
+static void on_keepalive_forwarded(void *arg, int rc, uint64_t ttl, uint64_t unused)
+{
+	(void)unused;
+	struct fwd_ctx *f = arg;
+	struct store *s = f->s;
+	struct req *r = f->r;
+	free(f);
+	if (!r)
+		return;
+	r->fwd = NULL;
+	kc_list_del(&r->link);
+	if (rc == -KC_EUNAVAIL || rc == -ECONNREFUSED) {
+		wait_leader(s, r);
+		return;
+	}
+	if (rc == 0) {
+		r->info.id = r->lease_id;
+		r->info.ttl = (int64_t)ttl;
+		r->info.remaining = (int64_t)ttl;
+	}
+	complete(r, rc);
+}
+
+/* Keepalives renew the leader's in-memory expiry: a follower passes them on. */
+static void forward_keepalive(struct store *s, struct req *r)
+{
+	struct fwd_ctx *f = xcalloc(1, sizeof *f);
+	f->s = s;
+	f->r = r;
+	r->fwd = f;
+	if (!r->deadline_ms)
+		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+	kc_list_push_back(&s->forwarding, &r->link);
+	peer_transport_keepalive(s->peer, s->lead, r->lease_id, on_keepalive_forwarded, f);
+}
+
+/* Leader side of a forwarded keepalive. */
+static int on_peer_keepalive(void *arg, int64_t id, int64_t *ttl)
+{
+	struct store *s = arg;
+	if (s->closing || s->broken || s->role != RAFT_LEADER)
+		return -KC_EUNAVAIL;
+	return mvcc_lease_keepalive(s->mvcc, id, now_ms(s), ttl);
+}
+
+/* A follower hands a proposal to the leader, then waits to apply it locally: mvcc is
+ * deterministic, so the local result is the leader's. */
+static void forward(struct store *s, struct req *r)
+{
+	if (!s->peer) {
+		not_leader(s, r);
+		return;
+	}
+	struct fwd_ctx *f = xcalloc(1, sizeof *f);
+	f->s = s;
+	f->r = r;
+	r->fwd = f;
+	r->local = false;
+	if (!r->deadline_ms)
+		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+	kc_list_push_back(&s->forwarding, &r->link);
+	peer_transport_forward(s->peer, s->lead, r->data, r->len, on_forwarded, f);
+}
+
+/* Leader side of a forwarded proposal. */
+static int on_peer_propose(void *arg, const void *cmd, size_t len, uint64_t *index, uint64_t *term)
+{
+	struct store *s = arg;
+	if (s->closing)
+		return -KC_ECLOSED;
+	if (s->broken)
+		return s->broken;
+	struct raft_proposal p;
+	int rc = raft_propose(s->raft, cmd, len, &p);
+	if (rc < 0)
+		return rc;
+	*index = p.index;
+	*term = p.term;
+	kick(s);
+	return 0;
+}
+
+static void transfer(struct store *s, struct req *r)
+{
+	if (s->role != RAFT_LEADER) {
+		not_leader(s, r);
+		return;
+	}
+	uint64_t target = r->member_id;
+	if (target == 0) {
+		struct raft_status st;
+		raft_status(s->raft, &st);
+		uint64_t best = 0;
+		for (size_t i = 0; i < st.n_progress; i++) {
+			const struct raft_progress_info *pi = &st.progress[i];
+			if (pi->id == s->id || pi->role != RAFT_VOTER)
+				continue;
+			if (!target || pi->match > best) {
+				target = pi->id;
+				best = pi->match;
+			}
+		}
+		if (!target) {
+			kc_err_set(&r->err, -KC_EUNAVAIL, "no other voter to hand leadership to");
+			complete(r, -KC_EUNAVAIL);
+			return;
+		}
+	}
+	int rc = raft_transfer_leadership(s->raft, target);
+	if (rc < 0) {
+		kc_err_set(&r->err, rc, "leadership transfer to %016" PRIx64 " refused", target);
+		complete(r, rc);
+		return;
+	}
+	r->member_id = target;
+	r->deadline_ms = now_ms(s) + 2 * election_ms(s);
+	kc_list_push_back(&s->transfers, &r->link);
+	kick(s);
+}
+
+/* After a leader change: completes the transfers that reached their target. */
+static void check_transfers(struct store *s)
+{
+	struct kc_list *it, *next;
+	for (it = s->transfers.next; it != &s->transfers; it = next) {
+		next = it->next;
+		struct req *r = kc_container_of(it, struct req, link);
+		if (s->lead == r->member_id)
+			complete(r, 0);
+	}
+}
+
+static void dispatch(struct store *s, struct req *r)
+{
+	if (s->closing) {
+		complete(r, -KC_ECLOSED);
+		return;
+	}
+	if (s->broken) {
+		r->err = s->broken_err;
+		complete(r, s->broken);
+		return;
+	}
+	int rc;
+	switch (r->kind) {
+	case R_SUBMIT: {
+		if (s->lead == RAFT_NONE) {
+			wait_leader(s, r);
+			return;
+		}
+		if (s->role != RAFT_LEADER) {
+			forward(s, r);
+			return;
+		}
+		struct raft_proposal p;
+		rc = raft_propose(s->raft, r->data, r->len, &p);
+		if (rc == -KC_EAGAIN || rc == -KC_EUNAVAIL) {
+			wait_leader(s, r);
+			return;
+		}
+		if (rc < 0) {
+			complete(r, rc);
+			return;
+		}
+		r->index = p.index;
+		r->term = p.term;
+		r->local = true;
+		if (!r->deadline_ms)
+			r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+		kc_list_push_back(&s->proposals, &r->link);
+		kick(s);
+		return;
+	}
+	case R_RANGE:
+		if (!r->linearizable) {
+			do_range(s, r);
+			return;
+		}
+		r->read_ctx = ++s->read_seq;
+		rc = raft_read_index(s->raft, r->read_ctx);
+		if (rc == -KC_EUNAVAIL) {
+			wait_leader(s, r);
+			return;
+		}
+		if (rc < 0) {
+			complete(r, rc);
+			return;
+		}
+		r->read_sent_ms = now_ms(s);
+		if (!r->deadline_ms)
+			r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+		kc_list_push_back(&s->reads, &r->link);
+		kick(s);
+		return;
+	case R_KEEPALIVE:
+	case R_TTL: {
+		if (s->role != RAFT_LEADER) {
+			if (s->lead == RAFT_NONE)
+				wait_leader(s, r);
+			else if (r->kind == R_KEEPALIVE && s->peer)
+				forward_keepalive(s, r);
+			else
+				not_leader(s, r);
+			return;
+		}
+		int64_t ttl;
+		if (r->kind == R_KEEPALIVE) {
+			rc = mvcc_lease_keepalive(s->mvcc, r->lease_id, now_ms(s), &ttl);
+			if (rc == 0) {
+				r->info.id = r->lease_id;
+				r->info.ttl = ttl;
+				r->info.remaining = ttl;
+			}
+		} else {
+			rc = mvcc_lease_get(s->mvcc, r->lease_id, now_ms(s), &r->info);
+			if (rc == 0 && r->with_keys)
+				rc = mvcc_lease_keys(s->mvcc, r->lease_id, &r->keys, &r->err);
+		}
+		complete(r, rc);
+		return;
+	}
+	case R_LEASES:
+		mvcc_lease_list(s->mvcc, now_ms(s), &r->list, &r->nlist);
+		complete(r, 0);
+		return;
+	case R_STATUS:
+		do_status(s, r);
+		return;
+	case R_MEMBERS:
+		members_fill(s, r);
+		complete(r, 0);
+		return;
+	case R_MEMBER_ADD:
+	case R_MEMBER_REMOVE:
+	case R_MEMBER_PROMOTE:
+		propose_conf(s, r);
+		return;
+	case R_TRANSFER:
+		transfer(s, r);
+		return;
+	case R_WATCH_CANCEL:
+	case R_WATCH_PROGRESS: {
+		struct kc_list *it;
+		for (it = s->watches.next; it != &s->watches; it = it->next) {
+			struct wreq *w = kc_container_of(it, struct wreq, link);
+			if (w->id != r->watch_id)
+				continue;
+			if (r->kind == R_WATCH_PROGRESS) {
+				if (w->w && !w->cancel)
+					watch_request_progress(s->hub, w->w);
+			} else if (!w->cancel) {
+				w->cancel = true;
+				if (!w->in_flight) {
+					/* the ready pump closes it */
+					kc_list_del(&w->ready_link);
+					kc_list_push_back(&s->watch_ready, &w->ready_link);
+					kick(s);
+				}
+			}
+			break;
+		}
+		complete(r, 0);
+		return;
+	}
+	}
+}
+
+/* ---- watches (store thread) ---- */
+
+static void watch_deliver(struct loop *l, struct loop_msg *m);
+static void watch_ack(struct loop *l, struct loop_msg *m);
+
+static void wreq_send(struct wreq *w)
+{
+	w->in_flight = true;
+	loop_msg_init(&w->msg, watch_deliver, w);
+	loop_post(w->reply, &w->msg);
+}
+
+static void wreq_unref(struct wreq *w)
+{
+	if (atomic_fetch_sub(&w->refs, 1) == 1) {
+		door_unref(w->door);
+		free(w->buf);
+		free(w);
+	}
+}
+
+/* Store thread: unregisters w and sends the final callback; w is not touched afterwards. */
+static void wreq_finish(struct store *s, struct wreq *w)
+{
+	if (w->w)
+		watch_close(s->hub, w->w);
+	w->w = NULL;
+	kc_list_del(&w->link);
+	kc_list_del(&w->ready_link);
+	w->final = true;
+	wreq_send(w);
+	wreq_unref(w);
+}
+
+/* Reply loop: one response (or the final NULL) to the owner. */
+static void watch_deliver(struct loop *l, struct loop_msg *m)
+{
+	(void)l;
+	struct wreq *w = m->data;
+	if (w->final) {
+		w->cb(w->arg, NULL);
+		wreq_unref(w);
+		return;
+	}
+	w->cb(w->arg, &w->resp);
+	watch_resp_free(&w->resp);
+	memset(&w->resp, 0, sizeof w->resp);
+	loop_msg_init(&w->msg, watch_ack, w);
+	if (!door_post(w->door, &w->msg)) {
+		/* The store is closing and no longer tracks in-flight watchers: end it here. */
+		w->final = true;
+		watch_deliver(l, &w->msg);
+	}
+}
+
+static void on_watch_ready(struct watch *wt, void *arg)
+{
+	(void)wt;
+	struct wreq *w = arg;
+	if (kc_list_empty(&w->ready_link))
+		kc_list_push_back(&w->s->watch_ready, &w->ready_link);
+	kick(w->s);
+}
+
+/* Store thread: the reply loop is done with the previous response. */
+static void watch_ack(struct loop *l, struct loop_msg *m)
+{
+	(void)l;
+	struct wreq *w = m->data;
+	struct store *s = w->s;
+	w->in_flight = false;
+	if (s->closing || w->cancel || w->canceled_sent) {
+		wreq_finish(s, w);
+		return;
+	}
+	if (w->w && watch_is_ready(w->w))
+		on_watch_ready(w->w, w);
+}
+
+static void pump_watches(struct store *s)
+{
+	struct kc_list *it;
+	while ((it = kc_list_first(&s->watch_ready))) {
+		struct wreq *w = kc_container_of(it, struct wreq, ready_link);
+		kc_list_del(it);
+		if (w->in_flight)
+			continue; /* the ack re-checks */
+		if (w->cancel) {
+			wreq_finish(s, w);
+			continue;
+		}
+		if (!w->w)
+			continue;
+		if (watch_poll(s->hub, w->w, 1000, &w->resp) == 1) {
+			if (w->resp.kind == WATCH_RESP_CANCELED)
+				w->canceled_sent = true;
+			wreq_send(w);
+		}
+	}
+}
+
+static void on_watch_create(struct loop *l, struct loop_msg *m)
+{
+	(void)l;
+	struct wreq *w = m->data;
+	struct store *s = w->s;
+	kc_list_push_back(&s->watches, &w->link);
+	if (s->closing) {
+		wreq_finish(s, w);
+		return;
+	}
+	int64_t compact_rev = 0;
+	struct kc_err err = {0};
+	int rc = watch_create(s->hub, &w->req, on_watch_ready, w, &w->w, &compact_rev, &err);
+	if (rc < 0) {
+		w->w = NULL;
+		memset(&w->resp, 0, sizeof w->resp);
+		w->resp.watch_id = w->id;
+		w->resp.kind = WATCH_RESP_CANCELED;
+		w->resp.revision = watch_hub_revision(s->hub);
+		w->resp.compact_revision = compact_rev;
+		w->resp.cancel_code = rc;
+		snprintf(w->resp.cancel_reason, sizeof w->resp.cancel_reason, "%s",
+			 err.msg[0] ? err.msg : mvcc_strerror(rc));
+		w->canceled_sent = true;
+		wreq_send(w);
+	}
+}
+
+/* ---- snapshots ---- */
+
+/* raft_sqlite_snapshot_fn: a copy of mvcc.db at its current state (>= meta->index). Blocks the
+ * store thread for the copy. */
+static int make_snapshot(void *arg, const struct raft_snapshot_meta *meta, uint8_t **data,
+			 size_t *len)
+{
+	struct store *s = arg;
+	struct mvcc_reader *rd = NULL;
+	struct kc_err err = {0};
+	char *path = xasprintf("%s/snapshot.tmp", s->dir);
+	unsigned char *buf = NULL;
+	unlink(path);
+	int rc = mvcc_reader_open(s->mvcc, &rd, &err);
+	if (rc == 0)
+		rc = mvcc_reader_snapshot(rd, path, &err);
+	mvcc_reader_close(rd);
+	if (rc == 0)
+		rc = kc_read_file(path, (size_t)1 << 32, &buf, len, &err);
+	unlink(path);
+	free(path);
+	if (rc < 0) {
+		log_warn("store: %s: snapshot at %" PRIu64 " failed: %s", s->name, meta->index,
+			 err.msg);
+		return -KC_EAGAIN;
+	}
+	log_info("store: %s: sending a snapshot at index %" PRIu64 " (%zu bytes)", s->name,
+		 meta->index, *len);
+	*data = buf;
+	return 0;
+}
+
+static void end_all_watches(struct store *s, const char *why)
+{
+	struct kc_list *it, *next;
+	for (it = s->watches.next; it != &s->watches; it = next) {
+		next = it->next;
+		struct wreq *w = kc_container_of(it, struct wreq, link);
+		if (w->w)
+			watch_close(s->hub, w->w);
+		w->w = NULL;
+		kc_list_del(&w->ready_link);
+		if (w->in_flight || w->canceled_sent) {
+			w->cancel = true; /* the ack finishes it */
+			continue;
+		}
+		memset(&w->resp, 0, sizeof w->resp);
+		w->resp.watch_id = w->id;
+		w->resp.kind = WATCH_RESP_CANCELED;
+		w->resp.cancel_code = -KC_EUNAVAIL;
+		snprintf(w->resp.cancel_reason, sizeof w->resp.cancel_reason, "%s", why);
+		w->canceled_sent = true;
+		wreq_send(w);
+	}
+}
+
+/* Replaces mvcc.db with a snapshot received from the leader. */
+static int install_snapshot(struct store *s, const struct raft_snapshot *snap, struct kc_err *err)
+{
+	char *tmp = xasprintf("%s.recv", s->mvcc_path);
+	int rc = kc_write_file_atomic(tmp, snap->data, snap->len, 0600, err);
+	if (rc < 0)
+		goto out;
+	log_info("store: %s: installing a snapshot at index %" PRIu64 " (%zu bytes)", s->name,
+		 snap->meta.index, snap->len);
+	end_all_watches(s, "the member installed a snapshot; watch again");
+	door_readers_reset(s->door, NULL);
+	watch_hub_free(s->hub);
+	s->hub = NULL;
+	mvcc_close(s->mvcc);
+	s->mvcc = NULL;
+	char *wal = xasprintf("%s-wal", s->mvcc_path), *shm = xasprintf("%s-shm", s->mvcc_path);
+	unlink(wal);
+	unlink(shm);
+	free(wal);
+	free(shm);
+	if (rename(tmp, s->mvcc_path) < 0) {
+		rc = kc_err_set(err, -errno, "rename %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if ((rc = kc_fsync_parent_dir(s->mvcc_path, err)) < 0)
+		goto out;
+	struct mvcc_options mo = s->mvcc_opts;
+	mo.flags |= MVCC_OPEN_ADOPT_MEMBER;
+	if ((rc = mvcc_open(&mo, &s->mvcc, err)) < 0)
+		goto out;
+	door_readers_reset(s->door, s->mvcc);
+	s->hub = watch_hub_new(s->mvcc, NULL);
+	s->applied = snap->meta.index;
+out:
+	free(tmp);
+	return rc;
+}
+
+/* ---- the Ready loop ---- */
+
+static void send_msgs(struct store *s, struct raft_msg *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s->peer)
+			peer_transport_send(s->peer, &msgs[i]);
+}
+
+static void go_broken(struct store *s, int rc, const struct kc_err *err)
+{
+	s->broken = rc;
+	s->broken_err = *err;
+	log_error("store: %s: stopping the member's Raft: %s", s->name, err->msg);
+	fail_list(&s->waiting, rc, err->msg);
+	fail_list(&s->proposals, rc, err->msg);
+	fail_list(&s->reads, rc, err->msg);
+	fail_list(&s->forwarding, rc, err->msg);
+	fail_list(&s->transfers, rc, err->msg);
+}
+
+static void note_conf_appended(struct store *s, const struct raft_entry *e)
+{
+	struct raft_conf_change cc;
+	struct raft_conf conf;
+	struct kc_err err;
+	if (e->type != RAFT_ENTRY_CONF ||
+	    raft_conf_change_decode(e->data, e->len, &cc, &conf, &err) < 0)
+		return;
+	if (cc.type == RAFT_CC_ADD_LEARNER && cc.context_len && s->peer) {
+		char name[STORE_NAME_MAX], peer[STORE_URL_MAX], client[STORE_URL_MAX];
+		ctx_parse(cc.context, cc.context_len, name, peer, client);
+		if (peer[0])
+			peer_transport_set_peer(s->peer, cc.node_id, peer);
+	}
+}
+
+static int apply_conf(struct store *s, const struct raft_entry *e, struct kc_err *err)
+{
+	struct raft_conf_change cc;
+	struct raft_conf conf;
+	struct kc_err derr;
+	if (raft_conf_change_decode(e->data, e->len, &cc, &conf, &derr) < 0)
+		return 0;
+	if (cc.type == RAFT_CC_ADD_LEARNER) {
+		char name[STORE_NAME_MAX], peer[STORE_URL_MAX], client[STORE_URL_MAX];
+		ctx_parse(cc.context, cc.context_len, name, peer, client);
+		dir_set(s, cc.node_id, name, peer, client);
+		return raft_sqlite_member_put(s->rs, cc.node_id, name, peer, client, err);
+	}
+	if (cc.type == RAFT_CC_REMOVE) {
+		if (cc.node_id == s->id)
+			log_warn("store: %s: this member was removed from the cluster", s->name);
+		dir_del(s, cc.node_id);
+		return raft_sqlite_member_del(s->rs, cc.node_id, err);
+	}
+	return 0;
+}
+
+static void serve_reads(struct store *s)
+{
+	struct kc_list *it, *next;
+	for (it = s->reads.next; it != &s->reads; it = next) {
+		next = it->next;
+		struct req *r = kc_container_of(it, struct req, link);
+		if (r->read_ready && r->read_index <= s->applied)
+			do_range(s, r);
+	}
+}
+
+/* Applies rd's committed entries: the NORMAL ones in ONE mvcc_apply_batch (mvcc's applied index
+ * is then the last NORMAL entry's; the NOOP and CONF entries after it are replayed after a
+ * restart, harmlessly), CONF ones into the member directory. */
+static int apply_committed(struct store *s, struct raft_ready *rd)
+{
+	size_t n = rd->n_committed, nn = 0;
+	if (n == 0)
+		return 0;
+	struct mvcc_entry *ents = xcalloc(n, sizeof *ents);
+	struct mvcc_result *res = xcalloc(n, sizeof *res);
+	size_t *slot = xcalloc(n, sizeof *slot); /* committed i -> ents/res slot, or SIZE_MAX */
+	struct kc_err err = {0};
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct raft_entry *e = &rd->committed[i];
+		slot[i] = SIZE_MAX;
+		if (e->type == RAFT_ENTRY_NORMAL) {
+			slot[i] = nn;
+			ents[nn].index = e->index;
+			ents[nn].data = e->data;
+			ents[nn++].len = e->len;
+		} else if (e->type == RAFT_ENTRY_CONF && (rc = apply_conf(s, e, &err)) < 0) {
+			goto out;
+		}
+	}
+	if (nn) {
+		if ((rc = mvcc_apply_batch(s->mvcc, ents, nn, res, &s->events, &err)) < 0)
+			goto out;
+		watch_hub_publish(s->hub, &s->events, mvcc_revision(s->mvcc));
+	}
+	uint64_t first = rd->committed[0].index, last = rd->committed[n - 1].index;
+	s->applied = last;
+	for (size_t i = 0; i < nn; i++)
+		if (res[i].type == MVCC_CMD_COMPACT && res[i].err.code == 0)
+			s->compact_pending = true;
+	struct kc_list *it, *next;
+	for (it = s->proposals.next; it != &s->proposals; it = next) {
+		next = it->next;
+		struct req *r = kc_container_of(it, struct req, link);
+		if (r->index > last)
+			continue;
+		if (r->index < first) { /* cannot happen: proposals land after the applied index */
+			complete(r, -KC_EUNAVAIL);
+			continue;
+		}
+		size_t i = (size_t)(r->index - first);
+		const struct raft_entry *e = &rd->committed[i];
+		if (e->term != r->term) {
+			/* Lost in a leader change: known not applied, so propose it again. */
+			kc_list_del(&r->link);
+			if (r->kind == R_SUBMIT) {
+				wait_leader(s, r);
+			} else {
+				kc_err_set(&r->err, -KC_EUNAVAIL,
+					   "membership change lost in a leader change; retry");
+				complete(r, -KC_EUNAVAIL);
+			}
+			continue;
+		}
+		if (r->kind == R_SUBMIT) {
+			if (slot[i] == SIZE_MAX) { /* cannot happen: our entry is NORMAL */
+				complete(r, -KC_EPROTO);
+				continue;
+			}
+			r->res = res[slot[i]];
+			memset(&res[slot[i]], 0, sizeof res[0]);
+		} else {
+			members_fill(s, r);
+			struct store_member *d = dir_find(s, r->member_id);
+			if (d)
+				r->changed = *d;
+			r->changed.id = r->member_id;
+			r->changed.learner = r->kind == R_MEMBER_ADD;
+			r->has_changed = true;
+		}
+		complete(r, 0);
+	}
+	serve_reads(s);
+	if (!kc_list_empty(&s->forwarding))
+		for (size_t i = 0; i < n; i++) {
+			if (slot[i] == SIZE_MAX)
+				continue;
+			struct recent *rc_ent = &s->recent[rd->committed[i].index % RECENT_RESULTS];
+			mvcc_result_free(&rc_ent->res);
+			rc_ent->index = rd->committed[i].index;
+			rc_ent->term = rd->committed[i].term;
+			rc_ent->res = res[slot[i]];
+			memset(&res[slot[i]], 0, sizeof res[0]);
+		}
+out:
+	for (size_t i = 0; i < nn; i++)
+		mvcc_result_free(&res[i]);
+	free(res);
+	free(ents);
+	free(slot);
+	if (rc < 0)
+		go_broken(s, rc, &err);
+	return rc;
+}
+
+static void redispatch_waiting(struct store *s)
+{
+	struct kc_list list;
+	kc_list_init(&list);
+	/* move everything out first: dispatch may put requests back */
+	while (!kc_list_empty(&s->waiting)) {
+		struct kc_list *it = s->waiting.next;
+		kc_list_del(it);
+		kc_list_push_back(&list, it);
+	}
+	struct kc_list *it;
+	while ((it = kc_list_first(&list))) {
+		struct req *r = kc_container_of(it, struct req, link);
+		kc_list_del(it);
+		dispatch(s, r);
+	}
+}
+
+/* A follower's log was written from ents[0].index on (everything persisted at or after it was
+ * discarded): proposals whose entry changed there, and our own proposals (made as leader) that
+ * vanished with the discarded tail, are known lost, so they are proposed again now rather than
+ * waiting for their index to be applied. */
+static void drop_overwritten(struct store *s, const struct raft_entry *ents, size_t n)
+{
+	uint64_t lo = ents[0].index, hi = ents[n - 1].index;
+	struct kc_list *it, *next;
+	for (it = s->proposals.next; it != &s->proposals; it = next) {
+		next = it->next;
+		struct req *r = kc_container_of(it, struct req, link);
+		if (r->kind != R_SUBMIT || r->index < lo)
+			continue;
+		if (r->index <= hi) {
+			if (ents[r->index - lo].term == r->term)
+				continue;
+		} else if (!r->local) {
+			/* A forwarded entry may simply not have reached this member yet. Ours was in
+			 * this log, which now ends at hi: the conflict at lo <= index means the
+			 * leader cannot hold it (log matching). */
+			continue;
+		}
+		wait_leader(s, r);
+	}
+}
+
+static void process_ready(struct store *s)
+{
+	while (!s->broken && raft_has_ready(s->raft)) {
+		struct raft_ready rd;
+		struct kc_err err = {0};
+		int rc = raft_ready(s->raft, &rd);
+		if (rc < 0) {
+			kc_err_set(&err, rc, "raft_ready failed");
+			go_broken(s, rc, &err);
+			return;
+		}
+		bool leader_changed = false;
+		if (rd.has_soft_state) {
+			if (rd.soft.role == RAFT_LEADER && s->role != RAFT_LEADER)
+				mvcc_lease_promote(s->mvcc, now_ms(s), election_ms(s));
+			leader_changed = rd.soft.lead != s->lead || rd.soft.role != s->role;
+			if (rd.soft.lead != s->lead)
+				log_info("store: %s: leader is now %016" PRIx64 " (%s)", s->name,
+					 rd.soft.lead, raft_role_name(rd.soft.role));
+			s->lead = rd.soft.lead;
+			s->role = rd.soft.role;
+		}
+		send_msgs(s, rd.msgs, rd.n_msgs);
+		if (rd.snapshot && (rc = install_snapshot(s, rd.snapshot, &err)) < 0) {
+			raft_ready_free(&rd);
+			go_broken(s, rc, &err);
+			return;
+		}
+		for (size_t i = 0; i < rd.n_entries; i++)
+			note_conf_appended(s, &rd.entries[i]);
+		/* A Ready that only moves the commit index is not written: raft recovers the
+		 * commit index from the applied one after a restart, and it saves an fsync. */
+		if ((rd.snapshot || rd.n_entries || rd.must_sync) &&
+		    (rc = raft_sqlite_persist(s->rs, &rd, &err)) < 0) {
+			raft_ready_free(&rd);
+			go_broken(s, rc, &err);
+			return;
+		}
+		send_msgs(s, rd.msgs_after_persist, rd.n_msgs_after_persist);
+		if (rd.n_entries && s->role != RAFT_LEADER)
+			drop_overwritten(s, rd.entries, rd.n_entries);
+		if (apply_committed(s, &rd) < 0) {
+			raft_ready_free(&rd);
+			return;
+		}
+		for (size_t i = 0; i < rd.n_reads; i++) {
+			struct kc_list *it;
+			for (it = s->reads.next; it != &s->reads; it = it->next) {
+				struct req *r = kc_container_of(it, struct req, link);
+				if (r->read_ctx == rd.reads[i].ctx && !r->read_ready) {
+					r->read_ready = true;
+					r->read_index = rd.reads[i].index;
+					break;
+				}
+			}
+		}
+		serve_reads(s);
+		if ((rc = raft_advance(s->raft, &rd)) < 0) {
+			kc_err_set(&err, rc, "raft_advance failed");
+			go_broken(s, rc, &err);
+			return;
+		}
+		if (leader_changed) {
+			check_transfers(s);
+			redispatch_waiting(s);
+		}
+	}
+	if (s->compact_pending && !s->broken) {
+		bool done = false;
+		struct kc_err err;
+		if (mvcc_compact_step(s->mvcc, 1000, &done, &err) < 0)
+			log_warn("store: %s: compaction step: %s", s->name, err.msg);
+		if (done)
+			s->compact_pending = false;
+		else
+			kick(s);
+	}
+	pump_watches(s);
+}
+
+static void on_kick(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	struct store *s = t->data;
+	if (!s->closing)
+		process_ready(s);
+}
+
+static void kick(struct store *s)
+{
+	if (!loop_timer_active(&s->kick_timer))
+		loop_timer_start(s->loop, &s->kick_timer, 0);
+}
+
+static void propose_internal(struct store *s, struct kc_str *cmd)
+{
+	if (raft_propose(s->raft, cmd->buf, cmd->len, NULL) < 0)
+		log_debug("store: %s: internal proposal refused", s->name);
+}
+
+static void leader_duties(struct store *s, uint64_t now)
+{
+	struct kc_err err;
+	if (now - s->last_lease_check_ms >= 500) {
+		s->last_lease_check_ms = now;
+		int64_t ids[64];
+		size_t n = mvcc_lease_expired(s->mvcc, now, ids, 64);
+		for (size_t i = 0; i < n; i++) {
+			struct kc_str cmd = KC_STR_INIT;
+			if (mvcc_cmd_encode_lease_revoke(&cmd, ids[i], &err) == 0)
+				propose_internal(s, &cmd);
+			kc_str_free(&cmd);
+		}
+	}
+	if (s->policy_on && now - s->last_policy_ms >= 1000) {
+		s->last_policy_ms = now;
+		int64_t rev = mvcc_compact_policy_due(&s->policy, now, mvcc_revision(s->mvcc),
+						      mvcc_compact_revision(s->mvcc));
+		if (rev > 0) {
+			struct kc_str cmd = KC_STR_INIT;
+			if (mvcc_cmd_encode_compact(&cmd, rev, &err) == 0)
+				propose_internal(s, &cmd);
+			kc_str_free(&cmd);
+		}
+	}
+}
+
+static void expire(struct store *s, struct kc_list *head, uint64_t now, int code, const char *why)
+{
+	struct kc_list *it, *next;
+	for (it = head->next; it != head; it = next) {
+		next = it->next;
+		struct req *r = kc_container_of(it, struct req, link);
+		if (r->deadline_ms && now >= r->deadline_ms) {
+			kc_err_set(&r->err, code, "%s", why);
+			complete(r, code);
+		} else if (head == &s->reads && !r->read_ready &&
+			   now - r->read_sent_ms >= READ_RETRY_MS) {
+			/* ReadIndex requests may be lost: ask again under a new ctx */
+			r->read_ctx = ++s->read_seq;
+			r->read_sent_ms = now;
+			if (raft_read_index(s->raft, r->read_ctx) == -KC_EUNAVAIL)
+				wait_leader(s, r);
+		}
+	}
+}
+
+static void on_tick(struct loop *l, struct loop_timer *t)
+{
+	struct store *s = t->data;
+	if (s->closing)
+		return;
+	loop_timer_start(l, t, s->tick_ms);
+	if (s->broken)
+		return;
+	uint64_t now = now_ms(s);
+	raft_tick(s->raft);
+	expire(s, &s->waiting, now, -KC_EUNAVAIL, "no leader");
+	expire(s, &s->proposals, now, -KC_ETIMEDOUT, "request timed out; outcome unknown");
+	expire(s, &s->reads, now, -KC_ETIMEDOUT, "read timed out");
+	expire(s, &s->transfers, now, -KC_ETIMEDOUT, "leadership transfer timed out");
+	expire(s, &s->forwarding, now, -KC_ETIMEDOUT,
+	       "forwarded request timed out; outcome unknown");
+	if (s->role == RAFT_LEADER)
+		leader_duties(s, now);
+	if (s->lead != RAFT_NONE && !kc_list_empty(&s->waiting))
+		redispatch_waiting(s);
+	if (now - s->last_progress_ms >= s->progress_ms) {
+		s->last_progress_ms = now;
+		watch_hub_progress_tick(s->hub);
+	}
+	if (s->applied > raft_sqlite_snapshot_index(s->rs) + s->snapshot_entries) {
+		struct raft_status st;
+		struct kc_err err;
+		raft_status(s->raft, &st);
+		if (st.conf_index <= s->applied && s->applied <= raft_sqlite_last_index(s->rs) &&
+		    raft_sqlite_compact(s->rs, s->applied, &st.conf, s->snapshot_keep, &err) < 0)
+			log_warn("store: %s: log compaction: %s", s->name, err.msg);
+	}
+	kick(s);
+}
+
+static void on_peer_msg(void *arg, struct raft_msg *m)
+{
+	struct store *s = arg;
+	if (s->closing || s->broken)
+		return;
+	int rc = raft_step(s->raft, m);
+	if (rc < 0 && rc != -KC_EPROTO) {
+		struct kc_err err;
+		kc_err_set(&err, rc, "raft_step failed: %s", kc_strerror(rc));
+		go_broken(s, rc, &err);
+	}
+	kick(s);
+}
+
+static void on_peer_unreachable(void *arg, uint64_t id)
+{
+	struct store *s = arg;
+	raft_report_unreachable(s->raft, id);
+}
+
+static void *store_main(void *arg)
+{
+	struct store *s = arg;
+	loop_timer_start(s->loop, &s->tick_timer, s->tick_ms);
+	kick(s);
+	int rc = loop_run(s->loop);
+	if (rc < 0)
+		log_error("store: %s: loop failed: %s", s->name, kc_strerror(rc));
+	return NULL;
+}
+
+/* ---- open / close ---- */
+
+static int mkdir_p1(const char *path, struct kc_err *err)
+{
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return kc_err_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void close_all(struct store *s)
+{
+	peer_transport_close(s->peer);
+	s->peer = NULL;
+	if (s->door)
+		door_readers_reset(s->door, NULL);
+	watch_hub_free(s->hub);
+	raft_free(s->raft);
+	raft_sqlite_close(s->rs);
+	mvcc_close(s->mvcc);
+	mvcc_events_free(&s->events);
+	loop_free(s->loop);
+	kc_vec_free(&s->dir_members);
+	for (size_t i = 0; i < RECENT_RESULTS; i++)
+		mvcc_result_free(&s->recent[i].res);
+	if (s->door)
+		door_unref(s->door);
+	free(s->dir);
+	free(s->mvcc_path);
+	free(s->name);
+	free(s->token);
+	free(s->adv_peer);
+	free(s->adv_client);
+	free(s);
+}
+
+int store_open(const struct store_config *cfg, struct store **out, struct kc_err *err)
+{
+	int rc;
+	if (!cfg->data_dir || !cfg->name || !*cfg->name)
+		return kc_err_set(err, -KC_EINVAL, "store: data_dir and name are required");
+	struct store *s = xcalloc(1, sizeof *s);
+	s->name = xstrdup(cfg->name);
+	s->token = xstrdup(cfg->cluster_token ? cfg->cluster_token : "kc");
+	s->adv_peer = xstrdup(cfg->advertise_peer_url ? cfg->advertise_peer_url : "");
+	s->adv_client = xstrdup(cfg->advertise_client_url ? cfg->advertise_client_url : "");
+	s->id = store_member_id_for(s->token, s->name);
+	s->cluster_id = hash_id(s->token, "cluster");
+	s->tick_ms = cfg->tick_ms ? cfg->tick_ms : 100;
+	s->election_ticks = cfg->election_ticks ? cfg->election_ticks : 10;
+	s->request_timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : 7000;
+	s->snapshot_entries = cfg->snapshot_entries ? cfg->snapshot_entries : 20000;
+	s->snapshot_keep = cfg->snapshot_keep ? cfg->snapshot_keep : 10000;
+	s->progress_ms = cfg->watch_progress_ms ? cfg->watch_progress_ms : 600000;
+	atomic_init(&s->next_watch_id, 1);
+	kc_list_init(&s->waiting);
+	kc_list_init(&s->proposals);
+	kc_list_init(&s->reads);
+	kc_list_init(&s->watches);
+	kc_list_init(&s->watch_ready);
+	kc_list_init(&s->forwarding);
+	kc_list_init(&s->transfers);
+	kc_vec_init(&s->dir_members, sizeof(struct store_member));
+	mvcc_events_init(&s->events);
+	s->policy_on = cfg->compact_keep_revisions > 0 || cfg->compact_keep_ms > 0;
+	mvcc_compact_policy_init(&s->policy, cfg->compact_keep_revisions, cfg->compact_keep_ms);
+
+	s->dir = xasprintf("%s/store", cfg->data_dir);
+	if ((rc = mkdir_p1(cfg->data_dir, err)) < 0 || (rc = mkdir_p1(s->dir, err)) < 0)
+		goto fail;
+	s->mvcc_path = xasprintf("%s/mvcc.db", s->dir);
+	s->mvcc_opts = (struct mvcc_options){.path = s->mvcc_path,
+					     .cluster_id = s->cluster_id,
+					     .member_id = s->id,
+					     .sync = cfg->mvcc_sync,
+					     .quota_bytes = cfg->quota_bytes};
+	if ((rc = mvcc_open(&s->mvcc_opts, &s->mvcc, err)) < 0)
+		goto fail;
+	char *path = xasprintf("%s/raft.db", s->dir);
+	rc = raft_sqlite_open(path, cfg->raft_sync_off, &s->rs, err);
+	free(path);
+	if (rc < 0)
+		goto fail;
+
+	if (raft_sqlite_is_empty(s->rs) && !cfg->join_existing) {
+		struct raft_conf conf = {0};
+		bool self_listed = cfg->n_initial == 0;
+		for (size_t i = 0; i < cfg->n_initial; i++) {
+			if (conf.n == RAFT_MAX_MEMBERS) {
+				rc = kc_err_set(err, -KC_ELIMIT, "too many initial members");
+				goto fail;
+			}
+			uint64_t id = store_member_id_for(s->token, cfg->initial[i].name);
+			conf.members[conf.n].id = id;
+			conf.members[conf.n++].role = RAFT_VOTER;
+			if (id == s->id)
+				self_listed = true;
+		}
+		if (!self_listed) {
+			rc = kc_err_set(err, -KC_EINVAL, "member %s is not in the initial cluster",
+					s->name);
+			goto fail;
+		}
+		if (cfg->n_initial == 0) {
+			conf.members[0].id = s->id;
+			conf.members[0].role = RAFT_VOTER;
+			conf.n = 1;
+		}
+		for (size_t i = 0; i < cfg->n_initial; i++) {
+			const char *cu =
+				!strcmp(cfg->initial[i].name, s->name) ? s->adv_client : "";
+			if ((rc = raft_sqlite_member_put(
+				     s->rs, store_member_id_for(s->token, cfg->initial[i].name),
+				     cfg->initial[i].name, cfg->initial[i].peer_url, cu, err)) < 0)
+				goto fail;
+		}
+		if (cfg->n_initial == 0 &&
+		    (rc = raft_sqlite_member_put(s->rs, s->id, s->name, s->adv_peer, s->adv_client,
+						 err)) < 0)
+			goto fail;
+		if ((rc = raft_sqlite_bootstrap(s->rs, &conf, err)) < 0)
+			goto fail;
+	}
+
+	if (raft_sqlite_is_empty(s->rs) && cfg->join_existing) {
+		/* Where the running members are, until the log (or a snapshot) catches us up. */
+		for (size_t i = 0; i < cfg->n_initial; i++)
+			if ((rc = raft_sqlite_member_put(
+				     s->rs, store_member_id_for(s->token, cfg->initial[i].name),
+				     cfg->initial[i].name, cfg->initial[i].peer_url, "", err)) < 0)
+				goto fail;
+	}
+	raft_sqlite_set_snapshot_fn(s->rs, make_snapshot, s);
+
+	struct raft_options ro;
+	raft_options_init(&ro);
+	ro.id = s->id;
+	ro.storage = &raft_sqlite_ops;
+	ro.storage_ctx = s->rs;
+	ro.applied = mvcc_applied_index(s->mvcc);
+	if (ro.applied > raft_sqlite_last_index(s->rs))
+		ro.applied = raft_sqlite_last_index(s->rs);
+	if (kc_random_bytes(&ro.seed, sizeof ro.seed) < 0)
+		ro.seed = s->id;
+	ro.election_tick = s->election_ticks;
+	ro.heartbeat_tick = cfg->heartbeat_ticks ? cfg->heartbeat_ticks : 1;
+	if ((rc = raft_new(&ro, &s->raft, err)) < 0)
+		goto fail;
+	s->applied = ro.applied;
+
+	if (!(s->loop = loop_new(NULL))) {
+		rc = kc_err_set(err, -errno, "store: loop: %s", strerror(errno));
+		goto fail;
+	}
+	loop_timer_init(&s->tick_timer, on_tick, s);
+	loop_timer_init(&s->kick_timer, on_kick, s);
+	struct peer_config pc = {
+		.listen_addr = cfg->peer_listen_addr,
+		.listen_port = cfg->peer_listen_port,
+		.no_server =
+			cfg->n_initial == 0 && !cfg->join_existing && cfg->peer_listen_port == 0,
+		.cluster_id = s->cluster_id,
+		.member_id = s->id,
+		.tls_server = cfg->peer_tls_server,
+		.tls_client = cfg->peer_tls_client,
+		.recv = on_peer_msg,
+		.unreachable = on_peer_unreachable,
+		.propose = on_peer_propose,
+		.keepalive = on_peer_keepalive,
+		.arg = s,
+	};
+	if ((rc = peer_transport_open(s->loop, &pc, &s->peer, err)) < 0)
+		goto fail;
+	s->peer_port = peer_transport_port(s->peer);
+	if ((rc = raft_sqlite_members(s->rs, dir_set, s, err)) < 0)
+		goto fail;
+	/* Our own directory entry carries the URLs of this start. */
+	if (dir_find(s, s->id) && s->adv_client[0])
+		snprintf(dir_find(s, s->id)->client_url, STORE_URL_MAX, "%s", s->adv_client);
+	s->hub = watch_hub_new(s->mvcc, NULL);
+
+	struct raft_status st;
+	raft_status(s->raft, &st);
+	if (raft_conf_voters(&st.conf) == 1 && raft_conf_role(&st.conf, s->id) == RAFT_VOTER)
+		raft_campaign(s->raft); /* alone: no reason to wait for an election timeout */
+
+	s->door = xcalloc(1, sizeof *s->door);
+	pthread_mutex_init(&s->door->mu, NULL);
+	pthread_cond_init(&s->door->cv, NULL);
+	s->door->loop = s->loop;
+	s->door->m = s->mvcc;
+	atomic_init(&s->door->refs, 1);
+	if ((rc = pthread_create(&s->thread, NULL, store_main, s)) != 0) {
+		rc = kc_err_set(err, -rc, "store: thread: %s", strerror(rc));
+		goto fail;
+	}
+	s->thread_started = true;
+	log_info("store: %s: member %016" PRIx64 " of cluster %016" PRIx64 " open, applied %" PRIu64
+		 ", peer port %u",
+		 s->name, s->id, s->cluster_id, s->applied, s->peer_port);
+	*out = s;
+	return 0;
+fail:
+	close_all(s);
+	return rc;
+}
+
+static void on_stop(struct loop *l, void *arg)
+{
+	(void)arg;
+	loop_stop(l);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->door->mu);
+	s->door->closed = true;
+	pthread_mutex_unlock(&s->door->mu);
+	loop_call(s->loop, on_stop, NULL);
+	pthread_join(s->thread, NULL);
+	/* The loop is ours now: finish what is queued, then everything still pending. */
+	s->closing = true;
+	while (loop_run_once(s->loop, 0) > 0)
+		;
+	fail_list(&s->waiting, -KC_ECLOSED, "store is closing");
+	fail_list(&s->proposals, -KC_ECLOSED, "store is closing");
+	fail_list(&s->reads, -KC_ECLOSED, "store is closing");
+	fail_list(&s->forwarding, -KC_ECLOSED, "store is closing");
+	fail_list(&s->transfers, -KC_ECLOSED, "store is closing");
+	struct kc_list *it, *next;
+	for (it = s->watches.next; it != &s->watches; it = next) {
+		next = it->next;
+		struct wreq *w = kc_container_of(it, struct wreq, link);
+		if (w->in_flight) { /* its reply loop ends it (the ack cannot come back) */
+			if (w->w)
+				watch_close(s->hub, w->w);
+			w->w = NULL;
+			kc_list_del(&w->link);
+			kc_list_del(&w->ready_link);
+			wreq_unref(w);
+		} else {
+			wreq_finish(s, w);
+		}
+	}
+	close_all(s);
+}
+
+/* ---- the public requests ---- */
+
+void store_submit(struct store *s, struct loop *reply_loop, const void *cmd, size_t len,
+		  store_result_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_SUBMIT, reply_loop, arg);
+	r->cb.submit = cb;
+	r->data = xmemdup(cmd, len ? len : 1);
+	r->len = len;
+	send_req(s, r);
+}
+
+static uint8_t *keys_dup(const void *a, size_t al, const void *b, size_t bl)
+{
+	uint8_t *p = xmalloc(al + bl + 1);
+	if (al)
+		memcpy(p, a, al);
+	if (bl)
+		memcpy(p + al, b, bl);
+	return p;
+}
+
+void store_range(struct store *s, struct loop *reply_loop, const struct mvcc_range_req *req,
+		 bool linearizable, store_range_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_RANGE, reply_loop, arg);
+	r->cb.range = cb;
+	r->rr = *req;
+	r->buf = keys_dup(req->key, req->key_len, req->range_end, req->range_end_len);
+	r->rr.key = r->buf;
+	r->rr.range_end = r->buf + req->key_len;
+	r->linearizable = linearizable;
+	r->door = s->door;
+	atomic_fetch_add(&r->door->refs, 1);
+	if (!linearizable) { /* no need for the store thread */
+		r->need_read = true;
+		loop_msg_init(&r->msg, deliver, r);
+		loop_post(reply_loop, &r->msg);
+		return;
+	}
+	send_req(s, r);
+}
+
+void store_watch(struct store *s, struct loop *reply_loop, const struct watch_create_req *req,
+		 store_watch_cb event_cb, void *arg, int64_t *id)
+{
+	struct wreq *w = xcalloc(1, sizeof *w);
+	w->s = s;
+	w->reply = reply_loop;
+	w->cb = event_cb;
+	w->arg = arg;
+	w->id = (int64_t)atomic_fetch_add(&s->next_watch_id, 1);
+	w->req = *req;
+	w->buf = keys_dup(req->key, req->key_len, req->range_end, req->range_end_len);
+	w->req.key = w->buf;
+	w->req.range_end = w->buf + req->key_len;
+	kc_list_init(&w->link);
+	kc_list_init(&w->ready_link);
+	w->door = s->door;
+	atomic_fetch_add(&w->door->refs, 1);
+	atomic_init(&w->refs, 2);
+	*id = w->id;
+	loop_msg_init(&w->msg, on_watch_create, w);
+	if (!door_post(s->door, &w->msg)) {
+		atomic_store(&w->refs, 1); /* never registered */
+		w->final = true;
+		loop_msg_init(&w->msg, watch_deliver, w);
+		loop_post(reply_loop, &w->msg);
+	}
+}
+
+static void watch_op(struct store *s, enum req_kind kind, int64_t id)
+{
+	struct req *r = req_new(s, kind, NULL, NULL);
+	r->watch_id = id;
+	send_req(s, r);
+}
+
+void store_watch_cancel(struct store *s, int64_t id)
+{
+	watch_op(s, R_WATCH_CANCEL, id);
+}
+
+void store_watch_progress(struct store *s, int64_t id)
+{
+	watch_op(s, R_WATCH_PROGRESS, id);
+}
+
+void store_lease_keepalive(struct store *s, struct loop *reply_loop, int64_t id, store_lease_cb cb,
+			   void *arg)
+{
+	struct req *r = req_new(s, R_KEEPALIVE, reply_loop, arg);
+	r->cb.lease = cb;
+	r->lease_id = id;
+	send_req(s, r);
+}
+
+void store_lease_timetolive(struct store *s, struct loop *reply_loop, int64_t id, bool with_keys,
+			    store_lease_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_TTL, reply_loop, arg);
+	r->cb.lease = cb;
+	r->lease_id = id;
+	r->with_keys = with_keys;
+	send_req(s, r);
+}
+
+void store_lease_list(struct store *s, struct loop *reply_loop, store_lease_list_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_LEASES, reply_loop, arg);
+	r->cb.leases = cb;
+	send_req(s, r);
+}
+
+void store_status(struct store *s, struct loop *reply_loop, store_status_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_STATUS, reply_loop, arg);
+	r->cb.status = cb;
+	send_req(s, r);
+}
+
+void store_member_list(struct store *s, struct loop *reply_loop, store_member_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_MEMBERS, reply_loop, arg);
+	r->cb.member = cb;
+	send_req(s, r);
+}
+
+void store_member_add(struct store *s, struct loop *reply_loop, const char *name,
+		      const char *peer_url, store_member_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_MEMBER_ADD, reply_loop, arg);
+	r->cb.member = cb;
+	snprintf(r->name, sizeof r->name, "%s", name);
+	snprintf(r->url, sizeof r->url, "%s", peer_url);
+	r->member_id = store_member_id_for(s->token, name);
+	send_req(s, r);
+}
+
+void store_member_remove(struct store *s, struct loop *reply_loop, uint64_t id, store_member_cb cb,
+			 void *arg)
+{
+	struct req *r = req_new(s, R_MEMBER_REMOVE, reply_loop, arg);
+	r->cb.member = cb;
+	r->member_id = id;
+	send_req(s, r);
+}
+
+void store_transfer_leadership(struct store *s, struct loop *reply_loop, uint64_t target,
+			       store_done_cb cb, void *arg)
+{
+	struct req *r = req_new(s, R_TRANSFER, reply_loop, arg);
+	r->cb.done = cb;
+	r->member_id = target;
+	send_req(s, r);
+}
+
+void store_member_promote(struct store *s, struct loop *reply_loop, uint64_t id, store_member_cb cb,
+			  void *arg)
+{
+	struct req *r = req_new(s, R_MEMBER_PROMOTE, reply_loop, arg);
+	r->cb.member = cb;
+	r->member_id = id;
+	send_req(s, r);
+}
