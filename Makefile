@@ -41,9 +41,11 @@ NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 
 STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 	store/raft/raft.c store/raft/raft_log.c store/raft/raft_progress.c store/raft/raft_conf.c \
-	store/raft/raft_codec.c store/raft/raft_memstore.c store/raft_sqlite.c store/peer.c store/store.c
+	store/raft/raft_codec.c store/raft/raft_memstore.c store/raft_sqlite.c store/peer.c store/store.c \
+	store/gateway.c store/gateway_store.c
 
-CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/apiserver/apiserver.c
+CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c \
+	roles/apiserver/apiserver.c
 
 KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(CLI_SRCS)
 MAIN_SRC := main.c
@@ -292,7 +294,7 @@ fuzz-smoke: $(FUZZ_BINS)
 # ---------------------------------------------------------------------------------------------
 
 # Benchmark programs are built exactly like kc (musl, -O2, static).
-BENCH_BINS := build/bench/httpd_bench
+BENCH_BINS := build/bench/httpd_bench build/bench/kvload
 build/bench/%: tests/bench/%.c $(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(KC_SRCS)) $(MUSL_DEPS) | $(DEP_HEADERS)
 	@echo "  LD      $@"
 	$(Q)mkdir -p $(dir $@)

@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "roles/config.h"
 #include "roles/server.h"
+#include "roles/storectl.h"
 
 static void usage(FILE *out)
 {
@@ -18,6 +19,7 @@ static void usage(FILE *out)
 	      "\n"
 	      "Commands:\n"
 	      "  server    run the roles of a node: kc server --role=all|store|master|worker\n"
+	      "  store     talk to the store (etcd v3 API): kc store ls|get|put|del|watch|status|member|compact|snapshot\n"
 	      "  version   print kc's version, the Kubernetes version it serves, and build info\n"
 	      "  help      show this help (kc server --help lists the server flags)\n",
 	      out);
@@ -78,6 +80,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "server") == 0)
 		return cmd_server(argc - 2, argv + 2);
+	if (strcmp(cmd, "store") == 0)
+		return kc_storectl_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
 		return cmd_version(argc - 2, argv + 2);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -30,6 +30,7 @@ test)
 	check curl curl
 	check python3 python3
 	check openssl openssl
+	check etcd etcd-server
 	check clang clang
 	check_file /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 	;;

@@ -20,12 +20,14 @@
 #include "lib/log.h"
 #include "roles/apiserver/apiserver.h"
 #include "roles/pki.h"
+#include "roles/storesrv.h"
 
 struct kc_server {
 	const struct kc_server_config *cfg;
 	int lock_fd;
 	struct kc_pki pki;
 	struct apiserver *api;
+	struct storesrv *store;
 };
 
 struct subsystem {
@@ -107,9 +109,21 @@ static void api_stop(struct kc_server *s)
 	s->api = NULL;
 }
 
+static int store_start(struct kc_server *s, struct kc_err *err)
+{
+	return storesrv_start(s->cfg, &s->pki, &s->store, err);
+}
+
+static void store_stop(struct kc_server *s)
+{
+	storesrv_stop(s->store);
+	s->store = NULL;
+}
+
 static const struct subsystem subsystems[] = {
 	{ "data-dir", KC_ROLE_ALL, data_dir_start, data_dir_stop },
-	{ "pki", KC_ROLE_MASTER, pki_start, pki_stop },
+	{ "pki", KC_ROLE_STORE | KC_ROLE_MASTER, pki_start, pki_stop },
+	{ "store", KC_ROLE_STORE, store_start, store_stop },
 	{ "apiserver", KC_ROLE_MASTER, api_start, api_stop },
 };
 

@@ -1,0 +1,170 @@
+/* DESIGN: the store member runs on its own thread (store/store.c); this file adds one loop
+ * thread for the client API: an http_server whose router holds the etcd gateway, whose
+ * completions the store posts back to this loop. Peer traffic between members is plain HTTP with
+ * --plain-http; members of one cluster must otherwise share a CA, which the join flow of a later
+ * issue distributes, so a multi-member store without --plain-http is refused at start for now. */
+#include "roles/storesrv.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "net/http_server.h"
+#include "net/loop.h"
+#include "net/router.h"
+#include "net/tls.h"
+#include "store/gateway.h"
+#include "store/store.h"
+
+#define STOP_GRACE_MS 2000
+
+struct storesrv {
+	struct store *store;
+	struct loop *loop;
+	struct router *router;
+	struct gateway *gw;
+	struct http_server *http;
+	struct tls_server_config *tls;
+	pthread_t thread;
+	bool running;
+};
+
+static struct transport *wrap_tls(void *arg, int fd)
+{
+	return tls_server_wrap(arg, fd);
+}
+
+static void *run(void *arg)
+{
+	struct storesrv *s = arg;
+	int rc = loop_run(s->loop);
+	if (rc < 0)
+		log_error("store API loop failed err=%s", kc_strerror(rc));
+	return NULL;
+}
+
+static void shutdown_done(struct http_server *h, void *arg)
+{
+	(void)h;
+	loop_stop(((struct storesrv *)arg)->loop);
+}
+
+static void begin_shutdown(struct loop *l, void *arg)
+{
+	struct storesrv *s = arg;
+	(void)l;
+	http_server_shutdown(s->http, STOP_GRACE_MS, shutdown_done, s);
+}
+
+int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
+		   struct storesrv **out, struct kc_err *err)
+{
+	struct storesrv *s = xcalloc(1, sizeof *s);
+	struct store_peer peers[KC_MAX_STORE_PEERS];
+	char bind[64], adv[64], peer_url[128], client_url[128];
+	const char *scheme = cfg->plain_http ? "http" : "https";
+	int rc;
+
+	net_ip_format(&cfg->bind_address, bind, sizeof bind);
+	net_ip_format(&cfg->advertise_address, adv, sizeof adv);
+	bool v6 = cfg->advertise_address.family == AF_INET6;
+	snprintf(peer_url, sizeof peer_url, "%s://%s%s%s:%u", scheme, v6 ? "[" : "", adv, v6 ? "]" : "",
+		 cfg->peer_port);
+	snprintf(client_url, sizeof client_url, "%s://%s%s%s:%u", scheme, v6 ? "[" : "", adv,
+		 v6 ? "]" : "", cfg->store_port);
+	for (unsigned i = 0; i < cfg->nstore_peers; i++) {
+		peers[i].name = cfg->store_peers[i].name;
+		peers[i].peer_url = cfg->store_peers[i].url;
+		if (strcmp(peers[i].name, cfg->node_name) == 0)
+			snprintf(peer_url, sizeof peer_url, "%s", peers[i].peer_url);
+	}
+	bool clustered = cfg->nstore_peers > 1 || cfg->store_join[0];
+	if (clustered && !cfg->plain_http) {
+		rc = kc_err_set(err, -KC_EUNSUPPORTED,
+				"a multi-member store needs --plain-http until members share a CA (not yet distributed by kc)");
+		goto fail;
+	}
+	struct store_config sc = {
+		.data_dir = cfg->data_dir,
+		.name = cfg->node_name,
+		.initial = cfg->nstore_peers ? peers : NULL,
+		.n_initial = cfg->nstore_peers,
+		.join_existing = cfg->store_join[0] != '\0',
+		.peer_listen_addr = bind,
+		.peer_listen_port = clustered ? cfg->peer_port : 0,
+		.advertise_peer_url = peer_url,
+		.advertise_client_url = client_url,
+		.compact_keep_ms = 5 * 60 * 1000, /* kube-apiserver compacts every 5 minutes */
+	};
+	rc = store_open(&sc, &s->store, err);
+	if (rc < 0) {
+		kc_err_wrap(err, "store");
+		goto fail;
+	}
+
+	s->loop = loop_new(NULL);
+	if (!s->loop) {
+		rc = kc_err_set(err, -errno, "cannot create an event loop: %s", strerror(errno));
+		goto fail;
+	}
+	s->router = router_new();
+	struct gateway_backend be;
+	gateway_backend_store(s->store, &be);
+	rc = gateway_register(s->router, &be, &s->gw, err);
+	if (rc < 0)
+		goto fail;
+	struct http_server_config hc = {
+		.addr = bind, .port = cfg->store_port, .handler = router_serve,
+		.handler_arg = s->router,
+	};
+	if (!cfg->plain_http) {
+		struct tls_server_opts topts = {
+			.chain = pki->server, .key = pki->server_key, .client_ca = pki->ca,
+			.client_auth = TLS_CLIENT_AUTH_OPTIONAL,
+		};
+		rc = tls_server_config_new(&topts, &s->tls, err);
+		if (rc < 0)
+			goto fail;
+		hc.wrap = wrap_tls;
+		hc.wrap_arg = s->tls;
+	}
+	rc = http_server_open(s->loop, &hc, &s->http, err);
+	if (rc < 0) {
+		kc_err_wrap(err, "store API on %s:%u", bind, cfg->store_port);
+		goto fail;
+	}
+	if (pthread_create(&s->thread, NULL, run, s) != 0) {
+		rc = kc_err_set(err, -EAGAIN, "cannot start the store API thread");
+		goto fail;
+	}
+	s->running = true;
+	log_info("store serving client-url=%s peer-url=%s members=%u", client_url,
+		 clustered ? peer_url : "none", cfg->nstore_peers ? cfg->nstore_peers : 1);
+	*out = s;
+	return 0;
+fail:
+	storesrv_stop(s);
+	return rc;
+}
+
+void storesrv_stop(struct storesrv *s)
+{
+	if (!s)
+		return;
+	if (s->running) {
+		loop_call(s->loop, begin_shutdown, s);
+		pthread_join(s->thread, NULL);
+	}
+	http_server_close(s->http);
+	gateway_free(s->gw);
+	router_free(s->router);
+	/* The store goes last: the gateway's pending completions target the loop above. */
+	store_close(s->store);
+	loop_free(s->loop);
+	tls_server_config_free(s->tls);
+	free(s);
+}
