@@ -6,4 +6,5 @@ mkdir -p build/bench
 {
 	sh tests/bench/bench_binary.sh
 	sh tests/bench/bench_http.sh
+	sh tests/bench/bench_store.sh
 } 2>&1 | tee build/bench/results.txt
