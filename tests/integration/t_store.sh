@@ -35,48 +35,81 @@ got=$(ks get /registry/pods/default/web 2>&1)
 case $got in *'{"kind":"Pod"}'*) pass "data survives a restart" ;; *) fail "data survives a restart" "$got" ;; esac
 kill -TERM "$ONE"; wait "$ONE"
 
-# --- three members on loopback (plain HTTP between them)
-P1=$(free_port); P2=$(free_port); P3=$(free_port)
-C1=$(free_port); C2=$(free_port); C3=$(free_port)
-PEERS="m1=http://127.0.0.1:$P1,m2=http://127.0.0.1:$P2,m3=http://127.0.0.1:$P3"
-start_member() { # n peerport clientport
-	bg_start "$T_TMP/m$1.log" "$KC" server --role=store --plain-http --node-name "m$1" \
-		--data-dir "$T_TMP/m$1" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
-		--peer-port "$2" --store-port "$3" --store-peers "$PEERS"
-	eval "PID$1=\$T_LAST_PID"
-}
-start_member 1 "$P1" "$C1"; start_member 2 "$P2" "$C2"; start_member 3 "$P3" "$C3"
-E="http://127.0.0.1:$C1,http://127.0.0.1:$C2,http://127.0.0.1:$C3"
-if wait_for 15 "$KC" store --endpoints "http://127.0.0.1:$C2" put /k/0 v0; then pass "3 members elect a leader and accept a write through a follower or leader"
-else fail "3 members elect a leader" "$(tail -n 5 "$T_TMP/m1.log")"; fi
+# --- clusters of 3 and 5 members on loopback (plain HTTP between them): writes through every
+# member, then kill -9 of the leader while a writer keeps going; every acknowledged write must be
+# readable afterwards from a survivor.
 cport() { eval "echo \$C$1"; }
-i=1
-while [ $i -le 50 ]; do "$KC" store --endpoints "http://127.0.0.1:$(cport $((i % 3 + 1)))" put "/k/$i" "v$i" >/dev/null || break; i=$((i + 1)); done
-[ $i = 51 ] && pass "50 writes spread over all members" || fail "50 writes spread over all members" "stopped at $i"
-got=$("$KC" store --endpoints "http://127.0.0.1:$C3" ls /k/ | wc -l)
-[ "$got" = 51 ] && pass "every member reads all writes" || fail "every member reads all writes" "$got keys on m3"
+cluster() { # N
+	N=$1
+	PEERS=""
+	n=1
+	while [ $n -le "$N" ]; do
+		eval "P$n=$(free_port); C$n=$(free_port)"
+		PEERS="$PEERS${PEERS:+,}m$n=http://127.0.0.1:$(eval echo \$P$n)"
+		n=$((n + 1))
+	done
+	ALL=""
+	n=1
+	while [ $n -le "$N" ]; do
+		bg_start "$T_TMP/c$N-m$n.log" "$KC" server --role=store --plain-http --node-name "m$n" \
+			--data-dir "$T_TMP/c$N-m$n" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+			--peer-port "$(eval echo \$P$n)" --store-port "$(cport $n)" --store-peers "$PEERS"
+		eval "PID$n=\$T_LAST_PID"
+		ALL="$ALL${ALL:+,}http://127.0.0.1:$(cport $n)"
+		n=$((n + 1))
+	done
+	if wait_for 15 "$KC" store --endpoints "http://127.0.0.1:$(cport 2)" put /k/0 v0; then pass "$N members elect a leader and accept a write"
+	else fail "$N members elect a leader" "$(tail -n 5 "$T_TMP/c$N-m1.log")"; fi
+	i=1
+	while [ $i -le 30 ]; do "$KC" store --endpoints "http://127.0.0.1:$(cport $((i % N + 1)))" put "/k/$i" "v$i" >/dev/null || break; i=$((i + 1)); done
+	[ $i = 31 ] && pass "$N members: 30 writes spread over all members" || fail "$N members: 30 writes spread over all members" "stopped at $i"
+	got=$("$KC" store --endpoints "http://127.0.0.1:$(cport "$N")" ls /k/ | wc -l)
+	[ "$got" = 31 ] && pass "$N members: the last member reads all writes" || fail "$N members: the last member reads all writes" "$got keys"
 
-leader=""
-for n in 1 2 3; do
-	c=$(cport $n)
-	st=$("$KC" store --endpoints "http://127.0.0.1:$c" status 2>/dev/null)
-	case $st in *", true, false,"*) leader=$n ;; esac
-done
-if [ -n "$leader" ]; then pass "one member reports itself leader (m$leader)"; else fail "one member reports itself leader" "none"; leader=1; fi
-eval "kill -KILL \$PID$leader"
-t0=$(date +%s%N)
-ok=""
-for n in 1 2 3; do
-	[ $n = "$leader" ] && continue
-	c=$(cport $n)
-	if wait_for 10 "$KC" store --endpoints "http://127.0.0.1:$c" put /k/after x; then ok=$n; break; fi
-done
-t1=$(date +%s%N)
-if [ -n "$ok" ]; then pass "after kill -9 of the leader a new leader takes writes ($(( (t1 - t0) / 1000000 )) ms)"
-else fail "after kill -9 of the leader a new leader takes writes" "$(tail -n 5 "$T_TMP/m$((leader % 3 + 1)).log")"; fi
-got=$("$KC" store --endpoints "http://127.0.0.1:$(cport "$ok")" ls /k/ | wc -l)
-[ "$got" = 52 ] && pass "every acknowledged write survived the leader's death" || fail "every acknowledged write survived" "$got keys"
-for n in 1 2 3; do eval "p=\$PID$n"; kill -TERM "$p" 2>/dev/null; done
-for n in 1 2 3; do eval "p=\$PID$n"; wait "$p" 2>/dev/null; done
+	leader=""
+	n=1
+	while [ $n -le "$N" ]; do
+		case $("$KC" store --endpoints "http://127.0.0.1:$(cport $n)" status 2>/dev/null) in *", true, false,"*) leader=$n ;; esac
+		n=$((n + 1))
+	done
+	[ -n "$leader" ] && pass "$N members: one reports itself leader (m$leader)" || { fail "$N members: one reports itself leader" none; leader=1; }
+
+	# a writer under load: records each acknowledged key
+	: >"$T_TMP/acked$N"
+	(
+		j=0
+		while [ ! -e "$T_TMP/stop$N" ] && [ $j -lt 2000 ]; do
+			"$KC" store --endpoints "$ALL" put "/load/$j" "$j" >/dev/null 2>&1 && echo "/load/$j" >>"$T_TMP/acked$N"
+			j=$((j + 1))
+		done
+	) &
+	WRITER=$!
+	sleep 1
+	eval "kill -KILL \$PID$leader"
+	t0=$(date +%s%N)
+	ok=""
+	n=1
+	while [ $n -le "$N" ] && [ -z "$ok" ]; do
+		if [ $n != "$leader" ] && wait_for 10 "$KC" store --endpoints "http://127.0.0.1:$(cport $n)" put /k/after x; then ok=$n; fi
+		n=$((n + 1))
+	done
+	t1=$(date +%s%N)
+	sleep 1
+	touch "$T_TMP/stop$N"
+	wait "$WRITER"
+	if [ -n "$ok" ]; then pass "$N members: after kill -9 of the leader under load a new leader takes writes ($(( (t1 - t0) / 1000000 )) ms)"
+	else fail "$N members: a new leader takes writes" "$(tail -n 5 "$T_TMP/c$N-m$((leader % N + 1)).log")"; fi
+	"$KC" store --endpoints "http://127.0.0.1:$(cport "$ok")" ls /load/ >"$T_TMP/present$N" 2>&1
+	acked=$(wc -l <"$T_TMP/acked$N")
+	missing=$(sort "$T_TMP/acked$N" | comm -23 - "$(sort "$T_TMP/present$N" >"$T_TMP/ps$N"; echo "$T_TMP/ps$N")" | wc -l)
+	if [ "$acked" -gt 20 ] && [ "$missing" = 0 ]; then pass "$N members: all $acked acknowledged writes under load survived"
+	else fail "$N members: acknowledged writes survived" "$acked acked, $missing missing"; fi
+	n=1
+	while [ $n -le "$N" ]; do eval "p=\$PID$n"; kill -TERM "$p" 2>/dev/null; n=$((n + 1)); done
+	n=1
+	while [ $n -le "$N" ]; do eval "p=\$PID$n"; wait "$p" 2>/dev/null; n=$((n + 1)); done
+}
+cluster 3
+cluster 5
 
 t_finish
