@@ -59,6 +59,7 @@ t_cleanup() {
 	for p in $T_PIDS; do
 		kill -KILL "$p" 2>/dev/null
 	done
+	T_PIDS=""
 	rm -rf "$T_TMP"
 }
 
@@ -67,4 +68,5 @@ t_finish() {
 	[ -n "${KC_TEST_TALLY_FILE:-}" ] && echo "$T_PASSED $T_FAILED" >>"$KC_TEST_TALLY_FILE"
 	[ "$T_FAILED" = 0 ]
 }
-trap t_cleanup INT TERM
+# Also on EXIT: a script that dies early (set -u, a shell error) must not leave servers behind.
+trap t_cleanup EXIT INT TERM
