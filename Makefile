@@ -44,10 +44,14 @@ STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 	store/raft/raft_codec.c store/raft/raft_memstore.c store/raft_sqlite.c store/peer.c store/store.c \
 	store/gateway.c store/gateway_store.c
 
-CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c \
-	roles/apiserver/apiserver.c
+API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c
 
-KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(CLI_SRCS)
+CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c
+
+# EXTRA_SRCS: modules under construction, for private builds
+# (make ASAN_DIR=build/asan-x EXTRA_SRCS="a.c b.c" build/asan-x/test_a).
+EXTRA_SRCS ?=
+KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(API_SRCS) $(CLI_SRCS) $(EXTRA_SRCS)
 MAIN_SRC := main.c
 
 # ---------------------------------------------------------------------------------------------

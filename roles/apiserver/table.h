@@ -1,0 +1,33 @@
+/* table.h - server-side printing (meta.k8s.io/v1 Table) with the columns kubectl shows against
+ * Kubernetes for each kind (pods: Name Ready Status Restarts Age | IP Node Nominated-Node
+ * Readiness-Gates; nodes; services; endpoints; deployments; replicasets; statefulsets;
+ * daemonsets; namespaces; configmaps; secrets; serviceaccounts; events; leases; ingresses;
+ * ...; any other kind: Name, Age), where '|' separates priority-1 (wide) columns. */
+#ifndef KC_ROLES_APISERVER_TABLE_H
+#define KC_ROLES_APISERVER_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "lib/str.h"
+#include "roles/apiserver/schema.h"
+
+/* Appends the "columnDefinitions":[...] JSON array (no key) for resource r. */
+void table_columns_json(const struct api_resource *r, struct kc_str *out);
+/* Appends one row object {"cells":[...],"object":{PartialObjectMetadata}} for obj (a complete
+ * object with metadata). now: seconds since the epoch (for Age cells like "5m", "3h12m", "2d"
+ * exactly as kubectl's duration.HumanDuration prints). include_object: false for
+ * includeObject=None. */
+void table_row_json(const struct api_resource *r, const cJSON *obj, int64_t now,
+		    bool include_object, struct kc_str *out);
+
+/* The Accept header asks for a Table (as=Table;g=meta.k8s.io;v=v1 or v1beta1)? */
+bool table_wanted(const char *accept);
+
+/* kubectl's HumanDuration of d seconds ("0s", "59s", "5m", "5m30s", "3h", "3h12m", "2d", "2d3h",
+ * "400d", "2y100d"...), written into buf. */
+void table_age(int64_t d, char *buf, size_t cap);
+
+#endif
