@@ -46,12 +46,14 @@ STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 
 API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c
 
+CLIENT_SRCS := roles/client/kubeconfig.c roles/client/rest.c
+
 CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c
 
 # EXTRA_SRCS: modules under construction, for private builds
 # (make ASAN_DIR=build/asan-x EXTRA_SRCS="a.c b.c" build/asan-x/test_a).
 EXTRA_SRCS ?=
-KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(API_SRCS) $(CLI_SRCS) $(EXTRA_SRCS)
+KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(API_SRCS) $(CLIENT_SRCS) $(CLI_SRCS) $(EXTRA_SRCS)
 MAIN_SRC := main.c
 
 # ---------------------------------------------------------------------------------------------
