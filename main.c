@@ -10,6 +10,7 @@
 #include "roles/config.h"
 #include "roles/server.h"
 #include "roles/storectl.h"
+#include "roles/client/kubectl.h"
 
 static void usage(FILE *out)
 {
@@ -20,6 +21,7 @@ static void usage(FILE *out)
 	      "Commands:\n"
 	      "  server    run the roles of a node: kc server --role=all|store|master|worker\n"
 	      "  store     talk to the store (etcd v3 API): kc store ls|get|put|del|watch|status|member|compact|snapshot\n"
+	      "  kubectl   the everyday kubectl commands: kc kubectl get|apply|delete|describe|logs|...\n"
 	      "  version   print kc's version, the Kubernetes version it serves, and build info\n"
 	      "  help      show this help (kc server --help lists the server flags)\n",
 	      out);
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 2, argv + 2);
 	if (strcmp(cmd, "store") == 0)
 		return kc_storectl_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "kubectl") == 0)
+		return kc_kubectl_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
 		return cmd_version(argc - 2, argv + 2);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

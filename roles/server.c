@@ -85,7 +85,11 @@ static void pki_stop(struct kc_server *s)
  * listens on one specific address. */
 static int api_start(struct kc_server *s, struct kc_err *err)
 {
-	int rc = apiserver_start(s->cfg, &s->pki, &s->api, err);
+	struct store *st = storesrv_store(s->store);
+	if (!st)
+		return kc_err_set(err, -KC_EINVAL, "--role=master needs --store-endpoints (not "
+				  "supported yet) or a local store: use --role=all");
+	int rc = apiserver_start(s->cfg, &s->pki, st, &s->api, err);
 	if (rc < 0)
 		return rc;
 	struct net_ip any4, any6;

@@ -151,6 +151,11 @@ fail:
 	return rc;
 }
 
+struct store *storesrv_store(const struct storesrv *s)
+{
+	return s ? s->store : NULL;
+}
+
 void storesrv_stop(struct storesrv *s)
 {
 	if (!s)

@@ -7,6 +7,7 @@
 #include "roles/pki.h"
 
 struct storesrv;
+struct store;
 
 /* Opens the member under DATA/store (founding it from --store-peers, joining with --store-join,
  * or as a single member), starts its peer server on --peer-port when it has peers, and serves
@@ -19,5 +20,9 @@ int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 /* Stops the client API (in-flight requests get a short grace period), then the member. NULL is
  * a no-op. */
 void storesrv_stop(struct storesrv *s);
+
+/* The member, for in-process users (the API server with --role=all); valid until
+ * storesrv_stop. */
+struct store *storesrv_store(const struct storesrv *s);
 
 #endif

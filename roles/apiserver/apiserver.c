@@ -1,9 +1,10 @@
 /* DESIGN: N identical loop threads (N = online CPUs, at most 8), each with its own http_server
  * accepting on one shared listening socket (EPOLLEXCLUSIVE: the kernel wakes one loop per
- * connection); they share one read-only
- * router and one TLS config (reference counted, immutable). Handlers here are stateless; the
- * only shared mutable state is the request counter (atomic). Stop: a message to each loop runs a
- * graceful shutdown, whose completion stops that loop; the caller joins the threads. */
+ * connection); they share one read-only router, one TLS config (reference counted, immutable)
+ * and the API context (schema, registry, auth, discovery, openapi: immutable or thread-safe).
+ * The garbage collector runs on the first loop. Stop: the gc is stopped on its loop, then a
+ * message to each loop runs a graceful shutdown; a loop stops once its server is done and no
+ * store request or watch of the registry is outstanding (bounded), and the caller joins. */
 #include "roles/apiserver/apiserver.h"
 
 #include <errno.h>
@@ -26,15 +27,26 @@
 #include "net/loop.h"
 #include "net/router.h"
 #include "net/tls.h"
+#include "roles/apiserver/auth.h"
+#include "roles/apiserver/discovery.h"
+#include "roles/apiserver/gc.h"
+#include "roles/apiserver/handlers.h"
+#include "roles/apiserver/openapi.h"
+#include "roles/apiserver/registry.h"
+#include "roles/apiserver/schema.h"
 #include "roles/server.h"
 
 #define MAX_THREADS 8
 #define STOP_GRACE_MS 2000
+#define DRAIN_MAX_MS 5000
+#define BOOTSTRAP_TIMEOUT_MS 30000
 
 struct worker {
 	struct apiserver *a;
 	struct loop *loop;
 	struct http_server *srv;
+	struct loop_timer drain;
+	uint64_t drain_deadline;
 	pthread_t thread;
 	bool running;
 };
@@ -46,6 +58,12 @@ struct apiserver {
 	unsigned nworkers;
 	time_t started;
 	_Atomic unsigned long long requests;
+	struct registry *reg;
+	struct auth *auth;
+	struct discovery *disc;
+	struct openapi *openapi;
+	struct gc *gc;
+	struct api_ctx ctx;
 };
 
 /* ---- handlers ---- */
@@ -195,17 +213,37 @@ static void *run_worker(void *arg)
 	return NULL;
 }
 
+/* Store completions are posted to this loop: it keeps running until none is outstanding. */
+static void drain_check(struct loop *l, struct loop_timer *t)
+{
+	struct worker *w = t->data;
+	struct apiserver *a = w->a;
+	bool idle = (!a->reg || registry_outstanding(a->reg) == 0) && gc_stopped() &&
+		    handlers_open_watches() == 0;
+	if (idle || loop_now_ms(l) > w->drain_deadline) {
+		loop_stop(l);
+		return;
+	}
+	loop_timer_start(l, &w->drain, 10);
+}
+
 static void shutdown_done(struct http_server *s, void *arg)
 {
 	struct worker *w = arg;
 	(void)s;
-	loop_stop(w->loop);
+	w->drain_deadline = loop_now_ms(w->loop) + DRAIN_MAX_MS;
+	loop_timer_init(&w->drain, drain_check, w);
+	loop_timer_start(w->loop, &w->drain, 0);
 }
 
 static void begin_shutdown(struct loop *l, void *arg)
 {
 	struct worker *w = arg;
 	(void)l;
+	if (w == &w->a->workers[0] && w->a->gc) {
+		gc_stop(w->a->gc);
+		w->a->gc = NULL;
+	}
 	http_server_shutdown(w->srv, STOP_GRACE_MS, shutdown_done, w);
 }
 
@@ -230,13 +268,46 @@ static int add_routes(struct apiserver *a, struct kc_err *err)
 	return 0;
 }
 
+/* The API proper: auth, registry (with the default objects), discovery, openapi, routes. */
+static int api_init(struct apiserver *a, const struct kc_server_config *cfg, struct store *store,
+		    struct kc_err *err)
+{
+	const struct schema *schema = schema_builtin();
+	struct auth_config ac = { .data_dir = cfg->data_dir };
+	int rc = auth_new(&ac, &a->auth, err);
+	if (rc < 0)
+		return rc;
+	struct registry_config rc_ = { .store = store, .schema = schema,
+				       .service_cidr = &cfg->service_cidr };
+	rc = registry_new(&rc_, &a->reg, err);
+	if (rc < 0)
+		return rc;
+	char adv[64], hostport[96];
+	net_ip_format(&cfg->advertise_address, adv, sizeof adv);
+	cJSON *boot = auth_bootstrap_objects();
+	rc = registry_bootstrap(a->reg, boot, adv, cfg->api_port, BOOTSTRAP_TIMEOUT_MS, err);
+	cJSON_Delete(boot);
+	if (rc < 0)
+		return rc;
+	snprintf(hostport, sizeof hostport, "%s%s%s:%u", strchr(adv, ':') ? "[" : "", adv,
+		 strchr(adv, ':') ? "]" : "", cfg->api_port);
+	a->disc = discovery_new(schema, hostport);
+	a->openapi = openapi_new(schema);
+	a->ctx = (struct api_ctx){ .reg = a->reg, .schema = schema, .auth = a->auth,
+				   .disc = a->disc, .openapi = a->openapi };
+	return handlers_add_routes(a->router, &a->ctx, err);
+}
+
 int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
-		    struct apiserver **out, struct kc_err *err)
+		    struct store *store, struct apiserver **out, struct kc_err *err)
 {
 	struct apiserver *a = xcalloc(1, sizeof *a);
 	a->started = time(NULL);
 	a->router = router_new();
 	int rc = add_routes(a, err);
+	if (rc < 0)
+		goto fail;
+	rc = api_init(a, cfg, store, err);
 	if (rc < 0)
 		goto fail;
 	struct tls_server_opts topts = {
@@ -271,6 +342,8 @@ int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki
 			goto fail;
 		}
 	}
+	/* before the loop runs: the gc's first requests complete there */
+	a->gc = gc_start(a->reg, a->auth, a->workers[0].loop);
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		struct worker *w = &a->workers[i];
 		if (pthread_create(&w->thread, NULL, run_worker, w) != 0) {
@@ -303,5 +376,9 @@ void apiserver_stop(struct apiserver *a)
 	}
 	tls_server_config_free(a->tls);
 	router_free(a->router);
+	openapi_free(a->openapi);
+	discovery_free(a->disc);
+	registry_free(a->reg);
+	auth_free(a->auth);
 	free(a);
 }

@@ -1,6 +1,6 @@
 /* apiserver.h - kc's Kubernetes API front door: HTTPS on --api-port, served by one event-loop
- * thread per core. Today it answers the unauthenticated health and discovery basics (/version,
- * /readyz, /livez, /healthz, /metrics) and a Kubernetes Status for everything else. */
+ * thread per core: the unauthenticated health basics (/version, /readyz, /livez, /healthz),
+ * /metrics, and the Kubernetes REST API (roles/apiserver/handlers.h). */
 #ifndef KC_ROLES_APISERVER_H
 #define KC_ROLES_APISERVER_H
 
@@ -9,11 +9,15 @@
 
 struct apiserver;
 
-/* Binds --bind-address:--api-port with the PKI's serving certificate and starts the loop
- * threads. pki is borrowed for the call (the TLS config keeps copies). Returns 0 with *out, or a
+struct store;
+
+/* Binds --bind-address:--api-port with the PKI's serving certificate, creates the default
+ * objects when absent (namespaces, RBAC, the "kubernetes" service) and starts the loop
+ * threads serving the Kubernetes API on 'store' (borrowed; must outlive the API server).
+ * pki is borrowed for the call (the TLS config keeps copies). Returns 0 with *out, or a
  * negative code with err naming the cause (e.g. the port is in use). */
 int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
-		    struct apiserver **out, struct kc_err *err);
+		    struct store *store, struct apiserver **out, struct kc_err *err);
 
 /* Stops accepting, lets in-flight requests finish (up to a short grace period), joins the
  * threads and frees everything. NULL is a no-op. */

@@ -14,11 +14,14 @@
 
 struct openapi;
 
+/* Borrows s, which must outlive the result. Cheap: the documents are generated on their first
+ * request (thread-safe), the v3 set together (the root names every document's hash). */
 struct openapi *openapi_new(const struct schema *s);
 void openapi_free(struct openapi *o);
 
-/* path: "/openapi/v3", "/openapi/v3/api/v1", "/openapi/v3/apis/apps/v1", "/openapi/v2".
- * Returns the immutable JSON (valid until openapi_free) and its ETag (quoted hash), or NULL. */
+/* path: "/openapi/v3", "/openapi/v3/api/v1", "/openapi/v3/apis/apps/v1", "/openapi/v2" (a
+ * query string or a trailing '/' is ignored). Returns the immutable JSON (valid until
+ * openapi_free) and its ETag (quoted hash; len and etag may be NULL), or NULL. Thread-safe. */
 const char *openapi_doc(const struct openapi *o, const char *path, size_t *len,
 			const char **etag);
 

@@ -18,11 +18,19 @@
 #include "roles/apiserver/schema.h"
 
 /* Limits: at most 10,000 operations, and each path at most 1024 bytes. A failed 'test' returns
- * -KC_ECONFLICT. */
+ * -KC_ECONFLICT. More than 10,000 operations, or 'copy' operations creating more than 2^20
+ * values in all, return -KC_ETOOBIG (413 in the API, as Kubernetes answers too many
+ * operations); an operation that would nest the document deeper than KC_JSON_DEPTH_CAP is
+ * -KC_EINVAL. The err message names the operation: 'json patch operation 2 (add "/a/9"): ...'. */
 int patch_json(cJSON **doc, const cJSON *ops, struct kc_err *err);
+/* A non-object patch replaces the whole document (RFC 7386); the caller rejects results that
+ * are not objects. Fails only (-KC_EINVAL) on a patch nested deeper than KC_JSON_DEPTH_CAP. */
 int patch_merge(cJSON **doc, const cJSON *patch, struct kc_err *err);
 /* t: the schema type of *doc (e.g. the Pod struct); NULL degrades to merge-patch rules with the
- * directives still understood. */
+ * directives still understood. Both *doc and patch must be objects. As in Kubernetes,
+ * "$patch": "delete" on a map leaves it empty ({}), "$patch": "merge" is rejected, and merged
+ * lists are ordered by $setElementOrder, else by the patch, with server-only items kept where
+ * they were. err names the place: 'spec.containers[1]: does not contain declared merge key'. */
 int patch_strategic(cJSON **doc, const cJSON *patch, const struct sch_type *t,
 		    struct kc_err *err);
 

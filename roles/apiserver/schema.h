@@ -178,6 +178,10 @@ const struct sch_field *sch_field(const struct sch_type *t, const char *name);
  * from obj. Returns 0 when only unknown fields (if any) were found. */
 int sch_check(const struct sch_type *t, cJSON *obj, cJSON *unknown, bool drop_unknown,
 	      struct kc_err *err);
+/* At most this many unknown-field paths are appended to 'unknown' per sch_check call (all
+ * unknown fields are still dropped when drop_unknown), so a hostile body cannot make the list,
+ * and the warnings or error built from it, grow without bound. */
+#define SCH_MAX_UNKNOWN 1000
 
 /* Applies 'default=' values of t's fields recursively to obj (fields absent are set; present
  * ones are kept). Only descends into values present in obj. */

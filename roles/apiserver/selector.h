@@ -10,6 +10,7 @@
 #define KC_ROLES_APISERVER_SELECTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <cJSON.h>
 
@@ -45,5 +46,23 @@ bool field_selector_match(const struct field_selector *s, const cJSON *obj);
 const char *field_selector_exact(const struct field_selector *s, const char *path);
 bool field_selector_empty(const struct field_selector *s);
 void field_selector_free(struct field_selector *s);
+
+/* Limits on selector input (beyond them: -KC_EINVAL with a message). */
+#define SELECTOR_MAX_LEN 8192
+#define SELECTOR_MAX_REQUIREMENTS 100
+#define SELECTOR_MAX_VALUES 100
+
+/* Syntax checks of apimachinery's validation package, shared with kinds.c. Each returns true
+ * when s is valid, else false with Kubernetes' messages joined by "; " in msg (cap bytes,
+ * truncated; msg may be NULL). */
+/* IsQualifiedName: label keys, annotation keys ("[prefix/]name"). */
+bool sel_valid_qualified_name(const char *s, char *msg, size_t cap);
+/* IsValidLabelValue. */
+bool sel_valid_label_value(const char *s, char *msg, size_t cap);
+/* IsDNS1123Label / IsDNS1123Subdomain. */
+bool sel_valid_dns1123_label(const char *s, char *msg, size_t cap);
+bool sel_valid_dns1123_subdomain(const char *s, char *msg, size_t cap);
+/* Writes s quoted as Go's %q does (for "Invalid value: \"x\"" messages) into buf. */
+void sel_go_quote(const char *s, char *buf, size_t cap);
 
 #endif

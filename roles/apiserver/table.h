@@ -7,6 +7,7 @@
 #define KC_ROLES_APISERVER_TABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cJSON.h>
@@ -25,6 +26,26 @@ void table_row_json(const struct api_resource *r, const cJSON *obj, int64_t now,
 
 /* The Accept header asks for a Table (as=Table;g=meta.k8s.io;v=v1 or v1beta1)? */
 bool table_wanted(const char *accept);
+
+/* One media range of an Accept header, as table_accept_next finds it. Pointers borrow the
+ * header text (not NUL-terminated; quoted parameter values without their quotes). */
+struct accept_range {
+	const char *type; /* the media type, e.g. "application/json" */
+	size_t type_len;
+	unsigned q;		/* quality in thousandths, 0..1000 (default 1000) */
+	const char *as, *g, *v; /* the as=, g= and v= parameters; NULL when absent */
+	size_t as_len, g_len, v_len;
+};
+
+/* Steps through an Accept header: fills *r with the media range at *cursor and advances it.
+ * Returns false when no range is left. Never allocates; linear in the header length; any
+ * byte sequence is safe (malformed parts give ranges that match nothing). Shared with
+ * discovery_wants_aggregated. */
+bool table_accept_next(const char **cursor, struct accept_range *r);
+/* Whether r's media type is JSON or a wildcard that covers it (case-insensitive). */
+bool table_accept_json(const struct accept_range *r);
+/* Whether r's parameter value (p, n) equals s. */
+bool table_accept_param_is(const char *p, size_t n, const char *s);
 
 /* kubectl's HumanDuration of d seconds ("0s", "59s", "5m", "5m30s", "3h", "3h12m", "2d", "2d3h",
  * "400d", "2y100d"...), written into buf. */

@@ -1,0 +1,34 @@
+/* handlers.h - the Kubernetes REST endpoints of kc's API server: /api and /apis resource paths
+ * (get, list, watch, create, update, patch, delete, deletecollection and the status, scale,
+ * binding, eviction, token subresources), access reviews, discovery and OpenAPI documents,
+ * with authentication and RBAC on every request and errors as Status objects. */
+#ifndef KC_ROLES_APISERVER_HANDLERS_H
+#define KC_ROLES_APISERVER_HANDLERS_H
+
+#include "lib/err.h"
+#include "net/router.h"
+
+struct registry;
+struct schema;
+struct auth;
+struct discovery;
+struct openapi;
+
+/* What every handler reads; immutable once the routes are added, shared by every loop thread
+ * (auth and registry are thread-safe). All pointers are borrowed and must outlive the router. */
+struct api_ctx {
+	struct registry *reg;
+	const struct schema *schema;
+	struct auth *auth;
+	const struct discovery *disc;
+	const struct openapi *openapi;
+};
+
+/* Adds GET /api, /apis, /openapi/..., and every method on /api/... and /apis/... to rt. */
+int handlers_add_routes(struct router *rt, struct api_ctx *ctx, struct kc_err *err);
+
+/* Watches not yet released (stream open, or its store watcher not yet confirmed closed), for a
+ * clean stop. Any thread. */
+unsigned long handlers_open_watches(void);
+
+#endif
