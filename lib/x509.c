@@ -421,7 +421,7 @@ int kc_cert_verify(const struct kc_cert *cert, const struct kc_cert *ca, struct 
 
 /* ---- writing certificates ---- */
 
-enum cert_kind { KIND_CA, KIND_SERVER, KIND_CLIENT };
+enum cert_kind { KIND_CA, KIND_SERVER, KIND_CLIENT, KIND_PEER };
 
 /* Prepends a name attribute; the list owns heap copies, freed by mbedtls_x509write_crt_free
  * (mbedtls_free is free() in this build). */
@@ -507,7 +507,7 @@ static int check_spec(enum cert_kind kind, const struct kc_cert_spec *spec, stru
 				  KC_CERT_GROUPS_MAX);
 	if (spec->ndns + spec->nips > KC_CERT_SANS_MAX)
 		return kc_err_set(err, -KC_EINVAL, "more than %d SANs", KC_CERT_SANS_MAX);
-	if (kind == KIND_SERVER && spec->ndns + spec->nips == 0)
+	if ((kind == KIND_SERVER || kind == KIND_PEER) && spec->ndns + spec->nips == 0)
 		return kc_err_set(err, -KC_EINVAL, "a server certificate needs a DNS or IP SAN");
 	for (size_t i = 0; i < spec->ndns; i++)
 		if (!valid_dns_name(spec->dns_names[i]))
@@ -583,13 +583,16 @@ static int write_san(mbedtls_x509write_cert *w, const struct kc_cert_spec *spec)
 	return ret;
 }
 
-/* Encodes extKeyUsage with the one purpose a kc leaf certificate has. */
-static int write_eku(mbedtls_x509write_cert *w, const char *oid, size_t oid_len)
+/* Encodes extKeyUsage with the purpose a kc leaf certificate has, or two (oid2 may be NULL). */
+static int write_eku(mbedtls_x509write_cert *w, const char *oid, size_t oid_len,
+		     const char *oid2, size_t oid2_len)
 {
-	unsigned char buf[32];
+	unsigned char buf[48];
 	unsigned char *p = buf + sizeof buf;
 	size_t len = 0;
 	int ret;
+	if (oid2)
+		MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(&p, buf, oid2, oid2_len));
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(&p, buf, oid, oid_len));
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
 	MBEDTLS_ASN1_CHK_ADD(
@@ -681,9 +684,14 @@ static int sign_cert(enum cert_kind kind, const struct kc_cert *issuer,
 				&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE);
 		if (ret == 0 && kind == KIND_SERVER)
 			ret = write_eku(&w, MBEDTLS_OID_SERVER_AUTH,
-					MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH));
+					MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH), NULL, 0);
 		if (ret == 0 && kind == KIND_CLIENT)
 			ret = write_eku(&w, MBEDTLS_OID_CLIENT_AUTH,
+					MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH), NULL, 0);
+		if (ret == 0 && kind == KIND_PEER)
+			ret = write_eku(&w, MBEDTLS_OID_SERVER_AUTH,
+					MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH),
+					MBEDTLS_OID_CLIENT_AUTH,
 					MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH));
 		if (ret == 0 && spec->ndns + spec->nips > 0)
 			ret = write_san(&w, spec);
@@ -764,4 +772,11 @@ int kc_cert_sign_client(const struct kc_cert *ca, const struct kc_key *ca_key,
 			struct kc_cert **out, struct kc_err *err)
 {
 	return sign_cert(KIND_CLIENT, ca, ca_key, subject_key, spec, out, err);
+}
+
+int kc_cert_sign_peer(const struct kc_cert *ca, const struct kc_key *ca_key,
+		      const struct kc_key *subject_key, const struct kc_cert_spec *spec,
+		      struct kc_cert **out, struct kc_err *err)
+{
+	return sign_cert(KIND_PEER, ca, ca_key, subject_key, spec, out, err);
 }

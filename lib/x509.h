@@ -137,6 +137,12 @@ int kc_cert_sign_client(const struct kc_cert *ca, const struct kc_key *ca_key,
 			const struct kc_key *subject_key, const struct kc_cert_spec *spec,
 			struct kc_cert **out, struct kc_err *err);
 
+/* Same for a peer certificate, used both to serve and to dial (store members' mutual TLS):
+ * extKeyUsage serverAuth and clientAuth; SANs required as for a server. */
+int kc_cert_sign_peer(const struct kc_cert *ca, const struct kc_key *ca_key,
+		      const struct kc_key *subject_key, const struct kc_cert_spec *spec,
+		      struct kc_cert **out, struct kc_err *err);
+
 /* ---- for net/tls.c ---- */
 
 struct mbedtls_x509_crt;

@@ -7,15 +7,19 @@
  * threaded; everything is freed before returning, errors are one line on stderr. */
 #include "roles/storectl.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/alloc.h"
 #include "lib/base64.h"
+#include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/str.h"
@@ -23,7 +27,9 @@
 #include "net/http_client.h"
 #include "net/loop.h"
 #include "net/tls.h"
+#include "roles/config.h"
 #include "store/mvcc.h"
+#include "store/store.h"
 
 #define MAX_ENDPOINTS 8
 
@@ -41,7 +47,8 @@ static int usage(const char *why)
 	fprintf(stderr, "kc store: %s (usage: kc store [--endpoints URL,...] [--cacert F --cert F "
 			"--key F | --data-dir D] ls PREFIX | get KEY [--rev N] [--prefix] | put KEY "
 			"VALUE | del KEY [--prefix] | watch KEY [--prefix] [--rev N] | status | "
-			"member list|add NAME URL [--learner]|remove ID|promote ID | compact REV | snapshot save FILE)\n",
+			"member list|add NAME URL [--learner]|remove ID|promote ID | compact REV | snapshot save FILE | "
+			"snapshot restore FILE --data-dir DIR [--node-name N] [--store-peers ...])\n",
 		why);
 	return 2;
 }
@@ -460,6 +467,17 @@ static int cmd_member(struct ctl *c, int argc, char **argv, bool learner)
 		       juint(j, "header.cluster_id"));
 		printf("\nETCD_NAME=\"%s\"\nETCD_INITIAL_ADVERTISE_PEER_URLS=\"%s\"\n", argv[1],
 		       argv[2]);
+		/* kc's way: the new member learns the cluster from a voter's peer URL */
+		const cJSON *m, *join = NULL;
+		cJSON_ArrayForEach(m, kc_json_get(j, "members")) {
+			const cJSON *u = cJSON_GetArrayItem(kc_json_get(m, "peerURLs"), 0);
+			if (!join && !kc_json_get_bool(m, "isLearner", false) && cJSON_IsString(u))
+				join = u;
+		}
+		if (join)
+			printf("\nStart it with: kc server --role=store --node-name %s --store-join %s "
+			       "[--token TOKEN]\n",
+			       argv[1], join->valuestring);
 	} else if ((strcmp(argv[0], "remove") == 0 || strcmp(argv[0], "promote") == 0) &&
 		   argc == 2) {
 		char *end;
@@ -512,8 +530,50 @@ static int snapshot_line(struct stream *s, const cJSON *res)
 	}
 	s->bytes += b.len;
 	kc_str_free(&b);
-	if (jint(res, "remaining_bytes") == 0) {
+	/* etcd (and kc) send the data, the last piece with remaining_bytes 0 (omitted), then the
+	 * SHA-256 of the data as one more blob: everything goes to the file, as etcdctl does */
+	if (jint(res, "remaining_bytes") == 0)
 		s->got_last = true;
+	return 0;
+}
+
+/* A snapshot file is the database, then (when its size is 32 past a multiple of 512) the
+ * SHA-256 of the database, as etcd writes it. 0: good (*db_len = the database's length), or
+ * prints why not and returns 1. */
+static int snapshot_check(const char *file, uint64_t *db_len)
+{
+	FILE *f = fopen(file, "rb");
+	if (!f) {
+		fprintf(stderr, "Error: cannot open %s\n", file);
+		return 1;
+	}
+	struct kc_sha256 h;
+	uint8_t buf[65536], tail[KC_SHA256_LEN], sum[KC_SHA256_LEN];
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	if (size < 0 || size % 512 != KC_SHA256_LEN) {
+		fclose(f);
+		fprintf(stderr, "Error: %s has no integrity hash (not a snapshot saved from a "
+				"store, or truncated)\n", file);
+		return 1;
+	}
+	uint64_t left = (uint64_t)size - KC_SHA256_LEN;
+	*db_len = left;
+	kc_sha256_init(&h);
+	while (left > 0) {
+		size_t n = fread(buf, 1, left < sizeof buf ? left : sizeof buf, f);
+		if (n == 0)
+			break;
+		kc_sha256_update(&h, buf, n);
+		left -= n;
+	}
+	bool ok = left == 0 && fread(tail, 1, sizeof tail, f) == sizeof tail;
+	fclose(f);
+	kc_sha256_final(&h, sum);
+	if (!ok || memcmp(sum, tail, sizeof sum) != 0) {
+		fprintf(stderr, "Error: %s is corrupt: its SHA-256 does not match the one saved with "
+				"it\n", file);
 		return 1;
 	}
 	return 0;
@@ -538,10 +598,13 @@ static int cmd_snapshot(struct ctl *c, const char *file)
 	rc = stream_post(c, "/v3/maintenance/snapshot", "{}", &s);
 	if (fclose(s.file) != 0)
 		rc = 1;
+	uint64_t db_len;
 	if (rc == 0 && !s.got_last) {
 		fprintf(stderr, "Error: snapshot stream ended early\n");
 		rc = 1;
 	}
+	if (rc == 0)
+		rc = snapshot_check(tmp, &db_len);
 	if (rc == 0 && rename(tmp, file) != 0) {
 		fprintf(stderr, "Error: cannot rename %s to %s\n", tmp, file);
 		rc = 1;
@@ -553,6 +616,79 @@ static int cmd_snapshot(struct ctl *c, const char *file)
 out:
 	free(tmp);
 	return rc;
+}
+
+/* `kc store snapshot restore FILE --data-dir DIR`: a new member data directory whose MVCC state
+ * is the snapshot (a new cluster, its token derived from the snapshot's hash so that every
+ * member restored from the same file joins the same cluster; revisions kept). */
+static int cmd_restore(const char *file, const char *dir, const char *name, const char *peers)
+{
+	uint64_t db_len;
+	if (!dir)
+		return usage("snapshot restore needs --data-dir");
+	if (snapshot_check(file, &db_len))
+		return 1;
+	FILE *in = fopen(file, "rb");
+	if (!in) {
+		fprintf(stderr, "Error: cannot open %s\n", file);
+		return 1;
+	}
+	uint8_t magic[16], sum[KC_SHA256_LEN];
+	if (fread(magic, 1, sizeof magic, in) != sizeof magic ||
+	    memcmp(magic, "SQLite format 3", 16) != 0) {
+		fclose(in);
+		fprintf(stderr, "Error: %s is not a kc store snapshot (no SQLite database in it)\n",
+			file);
+		return 1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fclose(in);
+		fprintf(stderr, "Error: cannot create %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	char *tmp = xasprintf("%s/.restore-%d.db", dir, (int)getpid());
+	FILE *out = fopen(tmp, "wbx");
+	int rc = out ? 0 : 1;
+	uint8_t buf[65536];
+	uint64_t left = db_len;
+	fseek(in, 0, SEEK_SET);
+	while (rc == 0 && left > 0) {
+		size_t n = fread(buf, 1, left < sizeof buf ? left : sizeof buf, in);
+		if (n == 0 || fwrite(buf, 1, n, out) != n)
+			rc = 1;
+		left -= n;
+	}
+	if (rc == 0 && fread(sum, 1, sizeof sum, in) != sizeof sum)
+		rc = 1;
+	fclose(in);
+	if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0))
+		rc = 1;
+	if (rc) {
+		fprintf(stderr, "Error: cannot copy %s into %s\n", file, dir);
+		unlink(tmp);
+		free(tmp);
+		return 1;
+	}
+	char token[3 + 16 + 1] = "kc-";
+	kc_hex_encode(sum, 8, token + 3);
+	struct kc_server_config defaults;
+	kc_config_defaults(&defaults);
+	if (!name)
+		name = defaults.node_name;
+	int64_t rev = 0;
+	struct kc_err err = { 0 };
+	if (store_restore(dir, name, token, tmp, &rev, &err) < 0) {
+		fprintf(stderr, "Error: %s\n", err.msg);
+		unlink(tmp);
+		free(tmp);
+		return 1;
+	}
+	free(tmp);
+	printf("Restored %s into %s: member %s of a new cluster (token %s), revision %" PRId64
+	       "\nStart it with: kc server --role=store --data-dir %s --node-name %s%s%s\n",
+	       file, dir, name, token, rev, dir, name, peers ? " --store-peers " : "",
+	       peers ? peers : "");
+	return 0;
 }
 
 /* ---- setup ---- */
@@ -598,6 +734,7 @@ int kc_storectl_main(int argc, char **argv)
 	struct ctl c = { 0 };
 	const char *endpoints = getenv("KC_STORE_ENDPOINTS");
 	const char *cacert = NULL, *cert = NULL, *key = NULL, *data_dir = NULL;
+	const char *node_name = NULL, *store_peers = NULL;
 	char *paths[3] = { NULL, NULL, NULL };
 	int i, rc = 2;
 	bool prefix = false, learner = false;
@@ -645,6 +782,10 @@ int kc_storectl_main(int argc, char **argv)
 			key = v;
 		else if (strcmp(name, "--data-dir") == 0)
 			data_dir = v;
+		else if (strcmp(name, "--node-name") == 0)
+			node_name = v;
+		else if (strcmp(name, "--store-peers") == 0)
+			store_peers = v;
 		else if (strcmp(name, "--rev") == 0) {
 			if (parse_rev(v, &rev) < 0) {
 				rc = usage("--rev needs a revision");
@@ -657,6 +798,10 @@ int kc_storectl_main(int argc, char **argv)
 	}
 	if (npos == 0) {
 		rc = usage("missing command");
+		goto out;
+	}
+	if (strcmp(pos[0], "snapshot") == 0 && npos == 3 && strcmp(pos[1], "restore") == 0) {
+		rc = cmd_restore(pos[2], data_dir, node_name, store_peers);
 		goto out;
 	}
 	if (data_dir && !cacert) {

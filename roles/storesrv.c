@@ -1,8 +1,9 @@
 /* DESIGN: the store member runs on its own thread (store/store.c); this file adds one loop
  * thread for the client API: an http_server whose router holds the etcd gateway, whose
  * completions the store posts back to this loop. Peer traffic between members is plain HTTP with
- * --plain-http; members of one cluster must otherwise share a CA, which the join flow of a later
- * issue distributes, so a multi-member store without --plain-http is refused at start for now. */
+ * --plain-http, else mutual TLS: every member holds the cluster CA (the first one made it, the
+ * others fetched it with the join token, roles/pki.c) and a peer certificate of its own, and
+ * serves the CA bootstrap (/kc/bootstrap/ on its peer port) to members that join later. */
 #include "roles/storesrv.h"
 
 #include <errno.h>
@@ -29,6 +30,10 @@ struct storesrv {
 	struct gateway *gw;
 	struct http_server *http;
 	struct tls_server_config *tls;
+	/* peer mutual TLS and the CA bootstrap (NULL with --plain-http) */
+	struct tls_server_config *peer_tls_server;
+	struct tls_client_config *peer_tls_client;
+	struct kc_pki_bootstrap *bootstrap;
 	pthread_t thread;
 	bool running;
 };
@@ -60,6 +65,25 @@ static void begin_shutdown(struct loop *l, void *arg)
 	http_server_shutdown(s->http, STOP_GRACE_MS, shutdown_done, s);
 }
 
+/* Mutual TLS between members with the peer certificate; the CA bootstrap for joiners. */
+static int peer_tls(struct storesrv *s, const struct kc_pki *pki, struct kc_err *err)
+{
+	if (!pki->peer || !pki->peer_key)
+		return kc_err_set(err, -KC_EINVAL, "no store peer certificate in DATA/tls");
+	struct tls_server_opts so = {
+		.chain = pki->peer, .key = pki->peer_key, .client_ca = pki->ca,
+		.client_auth = TLS_CLIENT_AUTH_OPTIONAL, /* the bootstrap has none yet */
+	};
+	struct tls_client_opts co = {.ca = pki->ca, .cert = pki->peer, .key = pki->peer_key};
+	int rc = tls_server_config_new(&so, &s->peer_tls_server, err);
+	if (rc == 0)
+		rc = tls_client_config_new(&co, &s->peer_tls_client, err);
+	if (rc < 0)
+		return kc_err_wrap(err, "store peer TLS");
+	s->bootstrap = kc_pki_bootstrap_new(pki);
+	return 0;
+}
+
 int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 		   struct storesrv **out, struct kc_err *err)
 {
@@ -82,23 +106,28 @@ int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 		if (strcmp(peers[i].name, cfg->node_name) == 0)
 			snprintf(peer_url, sizeof peer_url, "%s", peers[i].peer_url);
 	}
-	bool clustered = cfg->nstore_peers > 1 || cfg->store_join[0];
-	if (clustered && !cfg->plain_http) {
-		rc = kc_err_set(err, -KC_EUNSUPPORTED,
-				"a multi-member store needs --plain-http until members share a CA (not yet distributed by kc)");
+	if (!cfg->plain_http && (rc = peer_tls(s, pki, err)) < 0)
 		goto fail;
-	}
 	struct store_config sc = {
 		.data_dir = cfg->data_dir,
 		.name = cfg->node_name,
 		.initial = cfg->nstore_peers ? peers : NULL,
 		.n_initial = cfg->nstore_peers,
 		.join_existing = cfg->store_join[0] != '\0',
+		.join_url = cfg->store_join,
 		.peer_listen_addr = bind,
-		.peer_listen_port = clustered ? cfg->peer_port : 0,
+		/* always: a single member must serve peers so that members can be added */
+		.peer_listen_port = cfg->peer_port,
 		.advertise_peer_url = peer_url,
 		.advertise_client_url = client_url,
+		.peer_tls_server = s->peer_tls_server,
+		.peer_tls_client = s->peer_tls_client,
+		.peer_require_group = KC_PKI_PEER_GROUP,
+		.peer_extra = s->bootstrap ? kc_pki_bootstrap_serve : NULL,
+		.peer_extra_arg = s->bootstrap,
 		.compact_keep_ms = 5 * 60 * 1000, /* kube-apiserver compacts every 5 minutes */
+		/* the Raft log is the durable record; see store.c "Durability" */
+		.mvcc_sync = MVCC_SYNC_NORMAL,
 	};
 	rc = store_open(&sc, &s->store, err);
 	if (rc < 0) {
@@ -142,8 +171,8 @@ int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 		goto fail;
 	}
 	s->running = true;
-	log_info("store serving client-url=%s peer-url=%s members=%u", client_url,
-		 clustered ? peer_url : "none", cfg->nstore_peers ? cfg->nstore_peers : 1);
+	log_info("store serving client-url=%s peer-url=%s members=%u", client_url, peer_url,
+		 cfg->nstore_peers ? cfg->nstore_peers : 1);
 	*out = s;
 	return 0;
 fail:
@@ -171,5 +200,8 @@ void storesrv_stop(struct storesrv *s)
 	store_close(s->store);
 	loop_free(s->loop);
 	tls_server_config_free(s->tls);
+	tls_server_config_free(s->peer_tls_server);
+	tls_client_config_free(s->peer_tls_client);
+	kc_pki_bootstrap_free(s->bootstrap);
 	free(s);
 }

@@ -10,7 +10,8 @@ struct storesrv;
 struct store;
 
 /* Opens the member under DATA/store (founding it from --store-peers, joining with --store-join,
- * or as a single member), starts its peer server on --peer-port when it has peers, and serves
+ * or as a single member), starts its peer server on --peer-port (always, so that members can be
+ * added; mutual TLS with the cluster CA and pki->peer, or plain HTTP with --plain-http), and serves
  * the client API on --bind-address:--store-port: plain HTTP with --plain-http, else HTTPS with
  * the node's serving certificate (pki, borrowed for the call). Returns 0 or a negative code with
  * err naming the cause. */

@@ -15,14 +15,23 @@
 #include "store/gateway.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/alloc.h"
 #include "lib/base64.h"
+#include "lib/crypto.h"
 #include "lib/json.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "net/loop.h"
 #include "net/http_server.h"
 #include "net/router.h"
 
@@ -540,6 +549,7 @@ int gateway_parse(enum gateway_kind kind, const char *body, size_t len,
 		break;
 	case GW_STATUS:
 	case GW_MEMBER_LIST:
+	case GW_SNAPSHOT:
 		rc = 0;
 		break;
 	case GW_MEMBER_ADD:
@@ -600,6 +610,7 @@ static const struct {
 	{ "/v3/kv/lease/keepalive", GW_LEASE_KEEPALIVE },
 	{ "/v3/kv/lease/timetolive", GW_LEASE_TTL },
 	{ "/v3/maintenance/status", GW_STATUS },
+	{ "/v3/maintenance/snapshot", GW_SNAPSHOT },
 	{ "/v3/cluster/member/list", GW_MEMBER_LIST },
 	{ "/v3/cluster/member/add", GW_MEMBER_ADD },
 	{ "/v3/cluster/member/remove", GW_MEMBER_REMOVE },
@@ -1055,9 +1066,12 @@ struct route {
 	enum gateway_kind kind;
 };
 
+struct snap_ctx;
+
 struct gateway {
 	struct gateway_backend be;
 	struct route routes[sizeof(paths) / sizeof(paths[0])];
+	struct kc_list snaps; /* snapshot streams alive (the HTTP loop's thread) */
 };
 
 struct call_ctx {
@@ -1221,6 +1235,199 @@ static void serve_watch(struct gateway *g, struct http_req *req, struct gateway_
 	}
 }
 
+/* ---- /v3/maintenance/snapshot ----
+ * A thread of its own makes the copy (VACUUM INTO: seconds for a large database, so not on the
+ * HTTP loop); the loop polls for it, then streams the file in GATEWAY_SNAPSHOT_CHUNK pieces with
+ * back-pressure (at most SNAP_BURST chunks per turn, more on drain), never holding the whole
+ * database in memory. Invariant: a snap_ctx is in g->snaps until freed; its thread is joined
+ * before that; req is NULL once the stream was ended (client gone or server closing). */
+#define SNAP_POLL_MS 20
+#define SNAP_BURST 8
+
+struct snap_ctx {
+	struct kc_list link;
+	struct gateway *g;
+	struct http_req *req;
+	struct loop *loop;
+	struct loop_timer timer;
+	pthread_t thread;
+	bool joined;
+	atomic_bool done;   /* the thread finished: rc, path, err are set */
+	int rc;
+	char *path;
+	struct kc_err err;
+	int fd;
+	uint64_t size, sent;
+	struct kc_sha256 sha;
+};
+
+static void *snap_thread(void *arg)
+{
+	struct snap_ctx *c = arg;
+	c->rc = c->g->be.snapshot(c->g->be.impl, &c->path, &c->err);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void snap_free(struct snap_ctx *c)
+{
+	loop_timer_stop(c->loop, &c->timer);
+	if (!c->joined)
+		pthread_join(c->thread, NULL);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->path) {
+		unlink(c->path);
+		free(c->path);
+	}
+	kc_list_del(&c->link);
+	free(c);
+}
+
+static void snap_end(struct snap_ctx *c)
+{
+	if (c->req)
+		http_stream_end(c->req);
+	c->req = NULL;
+	if (atomic_load(&c->done))
+		snap_free(c);
+	else
+		loop_timer_start(c->loop, &c->timer, SNAP_POLL_MS); /* freed once the copy is done */
+}
+
+static void snap_write(struct snap_ctx *c, const uint8_t *blob, size_t n, uint64_t remaining,
+		       int *wr)
+{
+	struct kc_str o;
+	kc_str_init(&o);
+	kc_str_addf(&o, "{\"result\":{\"remaining_bytes\":\"%" PRIu64 "\",\"blob\":\"", remaining);
+	kc_base64_encode(&o, blob, n, KC_B64_STD);
+	kc_str_adds(&o, "\"}}\n");
+	*wr = http_stream_write(c->req, o.buf, o.len);
+	kc_str_free(&o);
+}
+
+static void snap_pump(struct snap_ctx *c)
+{
+	uint8_t *buf = xmalloc(GATEWAY_SNAPSHOT_CHUNK);
+	int wr = 0;
+	for (int i = 0; i < SNAP_BURST && wr == 0 && c->sent < c->size; i++) {
+		size_t want = c->size - c->sent < GATEWAY_SNAPSHOT_CHUNK
+				      ? (size_t)(c->size - c->sent)
+				      : GATEWAY_SNAPSHOT_CHUNK;
+		ssize_t n = pread(c->fd, buf, want, (off_t)c->sent);
+		if (n <= 0) {
+			log_warn("snapshot stream: reading %s: %s", c->path,
+				 n < 0 ? strerror(errno) : "file shrank");
+			free(buf);
+			http_req_abort(c->req); /* the client sees a truncated stream */
+			c->req = NULL;
+			snap_end(c);
+			return;
+		}
+		kc_sha256_update(&c->sha, buf, (size_t)n);
+		c->sent += (uint64_t)n;
+		snap_write(c, buf, (size_t)n, c->size - c->sent, &wr);
+	}
+	free(buf);
+	if (wr < 0) {
+		snap_end(c);
+		return;
+	}
+	if (c->sent == c->size) {
+		uint8_t sum[KC_SHA256_LEN];
+		kc_sha256_final(&c->sha, sum);
+		snap_write(c, sum, sizeof sum, 0, &wr);
+		snap_end(c);
+		return;
+	}
+	if (wr == 0) /* not congested: go on after other work on this loop */
+		loop_timer_start(c->loop, &c->timer, 0);
+	/* else on_drain resumes */
+}
+
+static void snap_drain(struct http_req *req, void *arg)
+{
+	struct snap_ctx *c = arg;
+	(void)req;
+	if (c->req && c->fd >= 0 && !loop_timer_active(&c->timer))
+		snap_pump(c);
+}
+
+static void snap_close(struct http_req *req, void *arg)
+{
+	struct snap_ctx *c = arg;
+	(void)req;
+	if (c->req)
+		snap_end(c);
+}
+
+static void snap_tick(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	struct snap_ctx *c = t->data;
+	if (!atomic_load(&c->done)) {
+		loop_timer_start(c->loop, &c->timer, SNAP_POLL_MS);
+		return;
+	}
+	if (!c->joined) {
+		pthread_join(c->thread, NULL);
+		c->joined = true;
+	}
+	if (!c->req) {
+		snap_free(c);
+		return;
+	}
+	if (c->fd < 0) {
+		struct stat st;
+		if (c->rc == 0 && ((c->fd = open(c->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+				   fstat(c->fd, &st) < 0))
+			c->rc = kc_err_set(&c->err, -errno, "snapshot: %s", strerror(errno));
+		if (c->rc < 0) {
+			struct kc_str o;
+			kc_str_init(&o);
+			gateway_error_json(&o, c->rc, c->err.msg);
+			kc_str_addc(&o, '\n');
+			http_stream_write(c->req, o.buf, o.len);
+			kc_str_free(&o);
+			snap_end(c);
+			return;
+		}
+		c->size = (uint64_t)st.st_size;
+		kc_sha256_init(&c->sha);
+		log_info("snapshot stream: sending %" PRIu64 " bytes peer=%s", c->size,
+			 http_req_peer_str(c->req));
+	}
+	snap_pump(c);
+}
+
+static void serve_snapshot(struct gateway *g, struct http_req *req)
+{
+	if (!g->be.snapshot) {
+		respond_error(req, -KC_EUNSUPPORTED, "snapshot is not supported here");
+		return;
+	}
+	struct snap_ctx *c = xcalloc(1, sizeof *c);
+	c->g = g;
+	c->req = req;
+	c->loop = http_req_loop(req);
+	c->fd = -1;
+	atomic_init(&c->done, false);
+	loop_timer_init(&c->timer, snap_tick, c);
+	if (pthread_create(&c->thread, NULL, snap_thread, c) != 0) {
+		free(c);
+		respond_error(req, -KC_EAGAIN, "cannot start a snapshot thread");
+		return;
+	}
+	kc_list_push_back(&g->snaps, &c->link);
+	http_req_long_running(req);
+	http_stream_begin(req, 200, "application/json");
+	http_req_notify(req, snap_drain, snap_close, c);
+	loop_timer_start(c->loop, &c->timer, SNAP_POLL_MS);
+	if (http_req_gone(req))
+		snap_close(req, c);
+}
+
 static void serve(struct http_req *req, void *arg)
 {
 	struct route *rt = arg;
@@ -1238,6 +1445,8 @@ static void serve(struct http_req *req, void *arg)
 	}
 	if (rt->kind == GW_WATCH) {
 		serve_watch(g, req, &gr);
+	} else if (rt->kind == GW_SNAPSHOT) {
+		serve_snapshot(g, req);
 	} else {
 		struct call_ctx *c = xmalloc(sizeof(*c));
 		c->req = req;
@@ -1252,6 +1461,7 @@ int gateway_register(struct router *r, const struct gateway_backend *be, struct 
 {
 	struct gateway *g = xcalloc(1, sizeof(*g));
 	g->be = *be;
+	kc_list_init(&g->snaps);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		g->routes[i].g = g;
 		g->routes[i].kind = paths[i].kind;
@@ -1267,5 +1477,11 @@ int gateway_register(struct router *r, const struct gateway_backend *be, struct 
 
 void gateway_free(struct gateway *g)
 {
+	if (!g)
+		return;
+	/* The servers are closed (every stream ended); copies still running are waited for. */
+	struct kc_list *it;
+	while ((it = kc_list_first(&g->snaps)))
+		snap_free(kc_container_of(it, struct snap_ctx, link));
 	free(g);
 }

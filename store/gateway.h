@@ -62,7 +62,7 @@ struct gateway_header {
 enum gateway_kind {
 	GW_RANGE = 1, GW_PUT, GW_DELETE, GW_TXN, GW_COMPACT, GW_LEASE_GRANT, GW_LEASE_REVOKE,
 	GW_LEASE_KEEPALIVE, GW_LEASE_TTL, GW_WATCH, GW_STATUS, GW_MEMBER_LIST, GW_MEMBER_ADD,
-	GW_MEMBER_REMOVE, GW_MEMBER_PROMOTE,
+	GW_MEMBER_REMOVE, GW_MEMBER_PROMOTE, GW_SNAPSHOT,
 };
 
 struct gateway_request {
@@ -206,7 +206,16 @@ struct gateway_backend {
 			     gateway_watch_cb cb, void *arg);
 	/* No callback runs for the handle after this. */
 	void (*watch_stop)(void *impl, void *handle);
+	/* GW_SNAPSHOT: writes a consistent copy of the database to a new file and returns its
+	 * path (heap; the gateway unlinks and frees it). Blocking: the gateway calls it on a
+	 * thread of its own. NULL: /v3/maintenance/snapshot answers "unimplemented". */
+	int (*snapshot)(void *impl, char **path, struct kc_err *err);
 };
+
+/* Snapshot stream chunk (etcd's snapshotSendBufferSize): each message is
+ * {"result":{"remaining_bytes":"N","blob":"<base64>"}}, then one last message whose blob is the
+ * SHA-256 of everything sent, as etcd does (clients append it to the file and check it). */
+#define GATEWAY_SNAPSHOT_CHUNK (32 * 1024)
 
 /* The backend over kc's store member (store/store.h), in store/gateway_store.c: fills *out with
  * functions that call s (borrowed; must outlive the gateway). Header revision comes from each

@@ -315,10 +315,16 @@ static void be_watch_stop(void *impl, void *handle)
 	/* else on_watch_status frees w when the status arrives */
 }
 
+static int be_snapshot(void *impl, char **path, struct kc_err *err)
+{
+	return store_snapshot_file(impl, path, err);
+}
+
 void gateway_backend_store(struct store *s, struct gateway_backend *out)
 {
 	out->impl = s;
 	out->call = be_call;
 	out->watch_start = be_watch_start;
 	out->watch_stop = be_watch_stop;
+	out->snapshot = be_snapshot;
 }

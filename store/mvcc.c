@@ -25,6 +25,8 @@
 #include "store/mvcc_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,6 +519,17 @@ int mvcc_open(const struct mvcc_options *o, struct mvcc **out, struct kc_err *er
 		rc = kc_err_set(err, -MVCC_ECORRUPT, "%s: meta schema %lld disagrees with the file",
 				m->path, (long long)schema);
 		goto fail;
+	}
+	if ((o->flags & MVCC_OPEN_RESTORE) && !fresh) {
+		char sql[160];
+		snprintf(sql, sizeof sql,
+			 "UPDATE meta SET cluster_id = %lld, member_id = %lld, applied_index = 0 "
+			 "WHERE id = 1",
+			 (long long)o->cluster_id, (long long)o->member_id);
+		if ((rc = conn_exec(&m->w, sql, err)) < 0)
+			goto fail;
+		if ((rc = load_meta(m, &cluster, &member, &schema, err)) < 0)
+			goto fail;
 	}
 	if ((uint64_t)cluster != o->cluster_id) {
 		rc = kc_err_set(err, -MVCC_EFOREIGN,
@@ -1296,6 +1309,27 @@ int mvcc_checkpoint(struct mvcc *m, bool truncate, int wait_ms, struct kc_err *e
 		rc = conn_fail(&m->w, rc, "checkpoint", err);
 		m->w.failed = false;
 		return rc;
+	}
+	return 0;
+}
+
+int mvcc_sync(struct mvcc *m, struct kc_err *err)
+{
+	if (m->memory)
+		return 0;
+	const char *suffix[] = {"-wal", ""};
+	for (int i = 0; i < 2; i++) {
+		char *p = xasprintf("%s%s", m->path, suffix[i]);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		int e = fd < 0 ? errno : (fsync(fd) < 0 ? errno : 0);
+		if (fd >= 0)
+			close(fd);
+		if (e && !(fd < 0 && e == ENOENT)) {
+			kc_err_set(err, -e, "%s: fsync: %s", p, strerror(e));
+			free(p);
+			return -e;
+		}
+		free(p);
 	}
 	return 0;
 }

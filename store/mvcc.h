@@ -329,6 +329,10 @@ enum mvcc_sync {
 #define MVCC_OPEN_QUICK_CHECK 0x2u   /* run PRAGMA quick_check (reads the whole file) */
 #define MVCC_OPEN_ADOPT_MEMBER 0x4u  /* take over a database of another member of the same
 				      * cluster (a snapshot received from the leader) */
+#define MVCC_OPEN_RESTORE 0x8u       /* a database restored from a snapshot file founds a new
+				      * cluster: its cluster and member ids become the given ones
+				      * and its applied index 0 (the new Raft log starts over); the
+				      * data, revisions and leases are kept */
 
 struct mvcc_options {
 	const char *path;        /* database file, or ":memory:" (no readers) */
@@ -438,6 +442,11 @@ int64_t mvcc_compact_policy_due(struct mvcc_compact_policy *p, uint64_t now_ms, 
  * wait_ms for readers. Returns 0, -KC_EAGAIN (readers kept part of the WAL; retry later), or a
  * negative code. Store thread. */
 int mvcc_checkpoint(struct mvcc *m, bool truncate, int wait_ms, struct kc_err *err);
+
+/* Makes every committed transaction durable (fsync of the WAL and the database file), whatever
+ * the sync mode: what a MVCC_SYNC_NORMAL user calls before relying on the applied index, e.g.
+ * before dropping the Raft log below it. Returns 0 or -errno. Store thread. */
+int mvcc_sync(struct mvcc *m, struct kc_err *err);
 
 struct mvcc_status {
 	int64_t revision;

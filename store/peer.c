@@ -6,12 +6,15 @@
  * loss and retransmits. Invariant: a peer's 'inflight' is set exactly while its request runs. */
 #include "store/peer.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/vec.h"
@@ -23,6 +26,7 @@
 #define PEER_PATH      "/raft/msgs"
 #define PROPOSE_PATH   "/raft/propose"
 #define KEEPALIVE_PATH "/raft/keepalive"
+#define MEMBERS_PATH   "/raft/members"
 
 struct peer {
 	uint64_t id;
@@ -101,22 +105,63 @@ static void handle_keepalive(struct peer_transport *p, struct http_req *req)
 	http_respond(req, 200, "text/plain", body, (size_t)n);
 }
 
+/* A verified client certificate carrying the required O value. */
+static bool peer_allowed(const struct peer_transport *p, const struct http_req *req)
+{
+	if (!req->peer_verified)
+		return false;
+	if (!p->cfg.require_group)
+		return true;
+	size_t n = strlen(p->cfg.require_group);
+	for (const char *g = req->peer_groups; g && *g;) {
+		const char *comma = strchr(g, ',');
+		size_t len = comma ? (size_t)(comma - g) : strlen(g);
+		if (len == n && memcmp(g, p->cfg.require_group, n) == 0)
+			return true;
+		if (!comma)
+			break;
+		g = comma + 1;
+	}
+	return false;
+}
+
 static void handle(struct http_req *req, void *arg)
 {
 	struct peer_transport *p = arg;
+	if (strncmp(req->path, "/kc/", 4) == 0) {
+		if (p->cfg.extra)
+			p->cfg.extra(p->cfg.extra_arg, req);
+		else
+			http_respond(req, 404, "text/plain", "not found\n", 10);
+		return;
+	}
+	if (p->cfg.tls_server && !peer_allowed(p, req)) {
+		log_warn("peer: refused %s from %s: no store peer certificate", req->path,
+			 http_req_peer_str(req));
+		http_respond(req, 403, "text/plain", "store peer certificate required\n", 32);
+		return;
+	}
 	bool propose = strcmp(req->path, PROPOSE_PATH) == 0;
 	bool keepalive = strcmp(req->path, KEEPALIVE_PATH) == 0;
-	if (!propose && !keepalive && strcmp(req->path, PEER_PATH) != 0) {
+	bool members = strcmp(req->path, MEMBERS_PATH) == 0 && p->cfg.members;
+	if (!propose && !keepalive && !members && strcmp(req->path, PEER_PATH) != 0) {
 		http_respond(req, 404, "text/plain", "not found\n", 10);
 		return;
 	}
-	if (strcmp(req->method, "POST") != 0) {
+	if (strcmp(req->method, members ? "GET" : "POST") != 0) {
 		http_respond(req, 405, "text/plain", "method not allowed\n", 19);
 		return;
 	}
 	const char *cl = http_req_header(req, "X-Kc-Cluster");
-	if (!cl || strcmp(cl, p->cluster_hdr) != 0) {
+	if (!members && (!cl || strcmp(cl, p->cluster_hdr) != 0)) {
 		http_respond(req, 403, "text/plain", "cluster id mismatch\n", 20);
+		return;
+	}
+	if (members) {
+		struct kc_str out = KC_STR_INIT;
+		p->cfg.members(p->cfg.arg, &out);
+		http_respond(req, 200, "text/plain", out.buf ? out.buf : "", out.len);
+		kc_str_free(&out);
 		return;
 	}
 	if (propose) {
@@ -351,6 +396,105 @@ void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id,
 	call(p, to, true, body, (size_t)n, cb, arg);
 }
 
+/* One line of GET /raft/members; 0 or -KC_EPROTO. */
+static int parse_member_line(char *line, struct peer_member_info *m)
+{
+	char *f[5];
+	char *save = NULL;
+	int n = 0;
+	for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
+		f[n++] = t;
+	if (n != 5 || strtok_r(NULL, " ", &save))
+		return -KC_EPROTO;
+	char *end;
+	memset(m, 0, sizeof *m);
+	m->id = strtoull(f[0], &end, 16);
+	if (*end || !m->id || strlen(f[1]) >= sizeof m->name ||
+	    strlen(f[2]) >= sizeof m->peer_url || strlen(f[3]) >= sizeof m->client_url)
+		return -KC_EPROTO;
+	if (strcmp(f[1], "-") != 0)
+		snprintf(m->name, sizeof m->name, "%s", f[1]);
+	if (strcmp(f[2], "-") != 0)
+		snprintf(m->peer_url, sizeof m->peer_url, "%s", f[2]);
+	if (strcmp(f[3], "-") != 0)
+		snprintf(m->client_url, sizeof m->client_url, "%s", f[3]);
+	if (strcmp(f[4], "learner") == 0)
+		m->learner = true;
+	else if (strcmp(f[4], "voter") != 0)
+		return -KC_EPROTO;
+	return 0;
+}
+
+int peer_fetch_members(const char *base_url, uint64_t cluster_id, struct tls_client_config *tls,
+		       unsigned wait_ms, struct peer_member_info *out, size_t max, char *token,
+		       size_t token_size, struct kc_err *err)
+{
+	char hdrv[32];
+	snprintf(hdrv, sizeof hdrv, "%016" PRIx64, cluster_id);
+	struct http_client_header hdr[1] = {{"X-Kc-Cluster", hdrv}};
+	struct http_client_config cc = {
+		.connect_timeout_ms = 1000, .request_timeout_ms = 5000, .tls = tls,
+		.max_body_bytes = 1 << 20,
+	};
+	size_t ul = strlen(base_url);
+	while (ul > 0 && base_url[ul - 1] == '/')
+		ul--;
+	char *url = xasprintf("%.*s%s", (int)ul, base_url, MEMBERS_PATH);
+	struct http_client_response resp = {0};
+	struct kc_clock *clk = kc_clock_real();
+	uint64_t end = kc_mono_ms(clk) + wait_ms;
+	int rc;
+	for (;;) {
+		rc = http_client_do(&cc, "GET", url, hdr, 1, NULL, 0, &resp, err);
+		if (rc == 0 || kc_mono_ms(clk) >= end ||
+		    (rc != -ECONNREFUSED && rc != -KC_ETIMEDOUT && rc != -KC_ECLOSED))
+			break;
+		usleep(200 * 1000);
+	}
+	if (rc < 0) {
+		kc_err_wrap(err, "cannot reach the store member at %.*s", (int)ul, base_url);
+		goto out;
+	}
+	if (resp.status == 403) {
+		rc = kc_err_set(err, -EPERM, "the member at %.*s belongs to another cluster",
+				(int)ul, base_url);
+		goto out;
+	}
+	if (resp.status != 200) {
+		rc = kc_err_set(err, -KC_EPROTO, "the member at %.*s answered HTTP %d to %s",
+				(int)ul, base_url, resp.status, MEMBERS_PATH);
+		goto out;
+	}
+	size_t n = 0;
+	char *save = NULL;
+	char *first = strtok_r(resp.body, "\n", &save);
+	if (!first || strncmp(first, "cluster ", 8) != 0 || strlen(first + 8) == 0) {
+		rc = kc_err_set(err, -KC_EPROTO, "bad member list from %.*s", (int)ul, base_url);
+		goto out;
+	}
+	if (token)
+		snprintf(token, token_size, "%s", first + 8);
+	for (char *line = strtok_r(NULL, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (n == max) {
+			rc = kc_err_set(err, -KC_ELIMIT, "too many members at %.*s", (int)ul,
+					base_url);
+			goto out;
+		}
+		if (parse_member_line(line, &out[n]) < 0) {
+			rc = kc_err_set(err, -KC_EPROTO, "bad member list from %.*s", (int)ul,
+					base_url);
+			goto out;
+		}
+		n++;
+	}
+	rc = (int)n;
+out:
+	http_client_response_free(&resp);
+	free(url);
+	return rc;
+}
+
 static struct transport *wrap_tls(void *arg, int fd)
 {
 	return tls_server_wrap(arg, fd);
@@ -387,7 +531,8 @@ int peer_transport_open(struct loop *l, const struct peer_config *cfg, struct pe
 		}
 	}
 	struct http_client_config cc = {
-		.max_idle_per_origin = 2,
+		/* forwarded proposals run concurrently (one request each): keep their connections */
+		.max_idle_per_origin = 64,
 		.connect_timeout_ms = 1000,
 		.request_timeout_ms = p->cfg.timeout_ms,
 		.tls = cfg->tls_client,

@@ -13,6 +13,7 @@ struct loop;
 struct peer_transport;
 struct tls_server_config;
 struct tls_client_config;
+struct http_req;
 
 /* A message from a peer: the callee takes ownership of *m's contents (raft_msg_free). */
 typedef void (*peer_recv_fn)(void *arg, struct raft_msg *m);
@@ -26,6 +27,12 @@ typedef int (*peer_propose_fn)(void *arg, const void *cmd, size_t len, uint64_t 
 /* Leader side of a forwarded lease keepalive (POST /raft/keepalive): 0 with the lease's TTL, or
  * a negative code (-KC_EUNAVAIL: not the leader, -MVCC_ELEASE_NOT_FOUND). */
 typedef int (*peer_keepalive_fn)(void *arg, int64_t id, int64_t *ttl);
+/* Any member (GET /raft/members): appends the member directory to out, one member a line:
+ * "ID-hex NAME PEER_URL CLIENT_URL ROLE\n" with "-" for an empty field and ROLE "voter" or
+ * "learner", after a first line "cluster TOKEN". A joining member reads it to learn the cluster
+ * and where the others are. It is answered whatever X-Kc-Cluster says. */
+struct kc_str;
+typedef void (*peer_members_fn)(void *arg, struct kc_str *out);
 /* Follower side: the outcome of peer_transport_forward (index, term) or of
  * peer_transport_keepalive (ttl in 'a', b unused). */
 typedef void (*peer_forward_cb)(void *arg, int rc, uint64_t a, uint64_t b);
@@ -44,6 +51,14 @@ struct peer_config {
 	peer_unreachable_fn unreachable; /* may be NULL */
 	peer_propose_fn propose;         /* may be NULL: forwarded proposals are refused */
 	peer_keepalive_fn keepalive;     /* may be NULL: forwarded keepalives are refused */
+	peer_members_fn members;         /* may be NULL: GET /raft/members answers 404 */
+	/* With tls_server: every /raft/ call needs a verified client certificate with this O
+	 * value (NULL: any verified certificate). */
+	const char *require_group;
+	/* Requests under /kc/ go here unauthenticated (e.g. the CA bootstrap, which checks its
+	 * own token); NULL: 404. Runs on the loop's thread. */
+	void (*extra)(void *extra_arg, struct http_req *req);
+	void *extra_arg;
 	void *arg;
 };
 
@@ -74,5 +89,23 @@ void peer_transport_forward(struct peer_transport *p, uint64_t to, const void *c
  * TTL as 'a'. */
 void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id,
 			      peer_forward_cb cb, void *arg);
+
+/* A member of the directory as peer_fetch_members returns it. */
+struct peer_member_info {
+	uint64_t id;
+	char name[64];
+	char peer_url[256];
+	char client_url[256];
+	bool learner;
+};
+
+/* Blocking (any thread, no loop needed): GET base_url/raft/members from a running member of
+ * cluster_id, over tls (borrowed; NULL: plain http only), retrying refused connections for up to
+ * wait_ms. Returns the number of members written to out, or a negative code with err naming the
+ * member and the cause (more than max members: -KC_ELIMIT). The cluster's token (the answer's
+ * first line is "cluster TOKEN") goes to token when not NULL: the caller checks it. */
+int peer_fetch_members(const char *base_url, uint64_t cluster_id, struct tls_client_config *tls,
+		       unsigned wait_ms, struct peer_member_info *out, size_t max, char *token,
+		       size_t token_size, struct kc_err *err);
 
 #endif

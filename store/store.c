@@ -24,6 +24,14 @@
  * kept a while in 'recent'. Lease keepalives are forwarded the same way (/raft/keepalive).
  * Linearizable reads work on every member (raft forwards ReadIndex).
  *
+ * Durability: raft.db is the durable record (synchronous=FULL: an entry is on disk before it
+ * is acknowledged or counted). mvcc.db may run with synchronous=NORMAL (storesrv does): a crash
+ * of the process loses nothing (committed WAL frames are in the OS), a power loss may take it
+ * back to an earlier applied index, from which the log replays (mvcc skips entries at or below
+ * its applied index, so replay is idempotent and revisions come back identical). The log is
+ * only dropped below an applied index made durable first (mvcc_sync), so the replay never
+ * lacks an entry. That saves one fsync per Ready.
+ *
  * Snapshots: raft.db records a snapshot point (index, term, conf) every snapshot_entries applied
  * entries and drops the log below it but snapshot_keep entries. A follower that needs older
  * entries gets the whole mvcc.db, copied on demand by mvcc_reader_snapshot (so the data may be
@@ -136,6 +144,32 @@ static int door_read(struct door *d, const struct mvcc_range_req *req, struct mv
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	mvcc_reader_close(rd);
+	return rc;
+}
+
+/* Any thread: a consistent copy of the database at dest, on a reader of the current generation
+ * (the database is not replaced while it runs). */
+static int door_snapshot(struct door *d, const char *dest, struct kc_err *err)
+{
+	struct mvcc_reader *rd = NULL;
+	pthread_mutex_lock(&d->mu);
+	if (d->closed || !d->m) {
+		pthread_mutex_unlock(&d->mu);
+		return kc_err_set(err, d->closed ? -KC_ECLOSED : -KC_EUNAVAIL,
+				  d->closed ? "store is closed"
+					    : "member is installing a snapshot; retry");
+	}
+	d->busy++;
+	struct mvcc *m = d->m;
+	pthread_mutex_unlock(&d->mu);
+	int rc = mvcc_reader_open(m, &rd, err);
+	if (rc == 0)
+		rc = mvcc_reader_snapshot(rd, dest, err);
+	mvcc_reader_close(rd);
+	pthread_mutex_lock(&d->mu);
+	d->busy--;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 	return rc;
 }
 
@@ -299,6 +333,7 @@ struct store {
 	uint64_t read_seq;
 	uint64_t last_lease_check_ms, last_policy_ms, last_progress_ms;
 	bool compact_pending;
+	bool manual_promote;
 	bool closing;
 	int broken; /* sticky storage failure: every request fails with it */
 	struct kc_err broken_err;
@@ -388,6 +423,25 @@ static void dir_del(struct store *s, uint64_t id)
 	}
 	if (s->peer)
 		peer_transport_remove_peer(s->peer, id);
+}
+
+/* GET /raft/members (store thread): the directory, in the configuration's order. */
+static void members_lines(void *arg, struct kc_str *out)
+{
+	struct store *s = arg;
+	struct raft_status st;
+	raft_status(s->raft, &st);
+	kc_str_addf(out, "cluster %s\n", s->token);
+	for (size_t i = 0; i < st.conf.n; i++) {
+		const struct store_member *m = dir_find(s, st.conf.members[i].id);
+		const char *pu = m && m->peer_url[0] ? m->peer_url : "-";
+		if (st.conf.members[i].id == s->id && s->adv_peer[0])
+			pu = s->adv_peer;
+		kc_str_addf(out, "%016" PRIx64 " %s %s %s %s\n", st.conf.members[i].id,
+			    m && m->name[0] ? m->name : "-", pu,
+			    m && m->client_url[0] ? m->client_url : "-",
+			    st.conf.members[i].role == RAFT_LEARNER ? "learner" : "voter");
+	}
 }
 
 /* Context of a CONF entry: "name\npeer_url\nclient_url". */
@@ -630,6 +684,22 @@ static void propose_conf(struct store *s, struct req *r)
 		cc.context_len = ctx.len;
 	} else {
 		cc.type = r->kind == R_MEMBER_REMOVE ? RAFT_CC_REMOVE : RAFT_CC_PROMOTE;
+	}
+	if (cc.type == RAFT_CC_PROMOTE && s->role == RAFT_LEADER) {
+		/* as etcd: a learner far behind would stall the quorum it joins */
+		struct raft_progress_info pi;
+		struct raft_status st;
+		raft_status(s->raft, &st);
+		if (raft_progress(s->raft, cc.node_id, &pi) == 0 && pi.role == RAFT_LEARNER &&
+		    (!pi.recent_active || pi.state != RAFT_PR_REPLICATE || pi.match == 0 ||
+		     pi.match + STORE_PROMOTE_LAG < st.last_index)) {
+			kc_err_set(&r->err, -KC_EAGAIN,
+				   "can only promote a learner member which is in sync with leader "
+				   "(%016" PRIx64 " has %" PRIu64 " of %" PRIu64 ")",
+				   cc.node_id, pi.match, st.last_index);
+			complete(r, -KC_EAGAIN);
+			return;
+		}
 	}
 	struct raft_proposal p;
 	int rc = raft_propose_conf_change(s->raft, &cc, &p);
@@ -1502,9 +1572,39 @@ static void propose_internal(struct store *s, struct kc_str *cmd)
 		log_debug("store: %s: internal proposal refused", s->name);
 }
 
+/* Leader: promotes the first learner whose log is within STORE_PROMOTE_LAG entries of ours and
+ * that answered recently; one change at a time (raft refuses the others with -KC_EAGAIN). */
+static void auto_promote(struct store *s)
+{
+	struct raft_status st;
+	raft_status(s->raft, &st);
+	if (st.conf_index > st.commit)
+		return; /* a change is still uncommitted */
+	for (size_t i = 0; i < st.n_progress; i++) {
+		const struct raft_progress_info *pi = &st.progress[i];
+		if (pi->role != RAFT_LEARNER || !pi->recent_active || pi->match == 0 ||
+		    pi->state != RAFT_PR_REPLICATE || pi->match + STORE_PROMOTE_LAG < st.last_index)
+			continue;
+		struct raft_conf_change cc = {.type = RAFT_CC_PROMOTE, .node_id = pi->id};
+		int rc = raft_propose_conf_change(s->raft, &cc, NULL);
+		struct store_member *m = dir_find(s, pi->id);
+		if (rc == 0)
+			log_info("store: %s: promoting learner %016" PRIx64 " (%s): caught up at %" PRIu64
+				 " of %" PRIu64,
+				 s->name, pi->id, m ? m->name : "?", pi->match, st.last_index);
+		else if (rc != -KC_EAGAIN)
+			log_warn("store: %s: promoting learner %016" PRIx64 ": %s", s->name, pi->id,
+				 kc_strerror(rc));
+		kick(s);
+		return;
+	}
+}
+
 static void leader_duties(struct store *s, uint64_t now)
 {
 	struct kc_err err;
+	if (!s->manual_promote)
+		auto_promote(s);
 	if (now - s->last_lease_check_ms >= 500) {
 		s->last_lease_check_ms = now;
 		int64_t ids[64];
@@ -1577,8 +1677,11 @@ static void on_tick(struct loop *l, struct loop_timer *t)
 		struct raft_status st;
 		struct kc_err err;
 		raft_status(s->raft, &st);
+		/* mvcc.db may run with synchronous=NORMAL: its applied index must be durable
+		 * before the log below it goes, or a power loss could leave a gap to replay */
 		if (st.conf_index <= s->applied && s->applied <= raft_sqlite_last_index(s->rs) &&
-		    raft_sqlite_compact(s->rs, s->applied, &st.conf, s->snapshot_keep, &err) < 0)
+		    (mvcc_sync(s->mvcc, &err) < 0 ||
+		     raft_sqlite_compact(s->rs, s->applied, &st.conf, s->snapshot_keep, &err) < 0))
 			log_warn("store: %s: log compaction: %s", s->name, err.msg);
 	}
 	kick(s);
@@ -1650,9 +1753,137 @@ static void close_all(struct store *s)
 	free(s);
 }
 
+#define CLUSTER_TOKEN_MAX 128
+
+static char *cluster_token_path(const char *dir)
+{
+	return xasprintf("%s/cluster", dir);
+}
+
+/* Adopts the cluster token recorded in DATA/store/cluster; a new member joining through
+ * join_url takes the running cluster's (GET /raft/members says it) and records it. */
+static int cluster_token_load(struct store *s, const struct store_config *cfg, struct kc_err *err)
+{
+	char *path = cluster_token_path(s->dir), *raft = xasprintf("%s/raft.db", s->dir);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char tok[CLUSTER_TOKEN_MAX + 1] = "";
+	int rc = kc_read_file(path, CLUSTER_TOKEN_MAX + 2, &buf, &len, err);
+	if (rc == 0) {
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+			len--;
+		snprintf(tok, sizeof tok, "%.*s", (int)len, (const char *)buf);
+		free(buf);
+	} else if (rc == -ENOENT && cfg->join_existing && cfg->join_url && *cfg->join_url &&
+		   access(raft, F_OK) != 0) {
+		struct peer_member_info one;
+		rc = peer_fetch_members(cfg->join_url, 0, cfg->peer_tls_client, 10000, &one, 0, tok,
+					sizeof tok, err);
+		if (rc == -KC_ELIMIT)
+			rc = 0; /* max 0: only the token was wanted */
+		if (rc >= 0 && tok[0] && strcmp(tok, "kc") != 0) {
+			char line[CLUSTER_TOKEN_MAX + 2];
+			int n = snprintf(line, sizeof line, "%s\n", tok);
+			rc = kc_write_file_atomic(path, line, (size_t)n, 0600, err);
+		}
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	}
+	free(path);
+	free(raft);
+	if (rc < 0)
+		return rc;
+	if (tok[0]) {
+		free(s->token);
+		s->token = xstrdup(tok);
+		s->id = store_member_id_for(s->token, s->name);
+		s->cluster_id = hash_id(s->token, "cluster");
+	}
+	return 0;
+}
+
+int store_restore(const char *data_dir, const char *name, const char *cluster_token,
+		  const char *db_path, int64_t *revision, struct kc_err *err)
+{
+	char *dir = xasprintf("%s/store", data_dir), *mv = xasprintf("%s/store/mvcc.db", data_dir);
+	char *tp = cluster_token_path(dir);
+	struct mvcc *m = NULL;
+	int rc = mkdir_p1(data_dir, err);
+	if (rc == 0 && mkdir(dir, 0700) < 0)
+		rc = kc_err_set(err, errno == EEXIST ? -KC_EEXIST : -errno,
+				errno == EEXIST ? "%s already holds a store: restore into a new "
+						  "data directory"
+						: "mkdir %s: %s",
+				dir, strerror(errno));
+	if (rc == 0 && rename(db_path, mv) < 0)
+		rc = kc_err_set(err, -errno, "rename %s to %s: %s", db_path, mv, strerror(errno));
+	struct mvcc_options mo = {
+		.path = mv, .cluster_id = hash_id(cluster_token, "cluster"),
+		.member_id = store_member_id_for(cluster_token, name),
+		.flags = MVCC_OPEN_NO_CREATE | MVCC_OPEN_QUICK_CHECK | MVCC_OPEN_RESTORE,
+	};
+	if (rc == 0)
+		rc = mvcc_open(&mo, &m, err);
+	if (rc == 0) {
+		*revision = mvcc_revision(m);
+		char line[CLUSTER_TOKEN_MAX + 2];
+		int n = snprintf(line, sizeof line, "%s\n", cluster_token);
+		rc = kc_write_file_atomic(tp, line, (size_t)n, 0600, err);
+	}
+	mvcc_close(m);
+	if (rc < 0 && rc != -KC_EEXIST) { /* leave nothing half made */
+		char *wal = xasprintf("%s-wal", mv), *shm = xasprintf("%s-shm", mv);
+		unlink(mv);
+		unlink(wal);
+		unlink(shm);
+		unlink(tp);
+		rmdir(dir);
+		free(wal);
+		free(shm);
+	}
+	free(tp);
+	free(mv);
+	free(dir);
+	return rc;
+}
+
+/* A new joining member: learns the directory from a running member and checks that this
+ * member was added (without the others' URLs a learner could not answer the leader). */
+static int join_directory(struct store *s, const struct store_config *cfg, struct kc_err *err)
+{
+	struct peer_member_info *ms = xcalloc(RAFT_MAX_MEMBERS, sizeof *ms);
+	char tok[CLUSTER_TOKEN_MAX + 1] = "";
+	int n = peer_fetch_members(cfg->join_url, s->cluster_id, cfg->peer_tls_client, 10000, ms,
+				   RAFT_MAX_MEMBERS, tok, sizeof tok, err);
+	int rc = n;
+	if (rc >= 0 && hash_id(tok, "cluster") != s->cluster_id)
+		rc = kc_err_set(err, -EPERM, "the member at %s belongs to another cluster",
+				cfg->join_url);
+	bool me = false;
+	for (int i = 0; i < n && rc >= 0; i++) {
+		if (ms[i].id == s->id) {
+			me = true;
+			continue;
+		}
+		rc = raft_sqlite_member_put(s->rs, ms[i].id, ms[i].name, ms[i].peer_url,
+					    ms[i].client_url, err);
+	}
+	if (rc >= 0 && !me)
+		rc = kc_err_set(err, -KC_ENOTFOUND,
+				"member %s was not added to the cluster at %s: run `kc store member "
+				"add %s %s` there first",
+				s->name, cfg->join_url, s->name, s->adv_peer[0] ? s->adv_peer : "PEER_URL");
+	if (rc >= 0)
+		log_info("store: %s: joining the cluster through %s (%d members)", s->name,
+			 cfg->join_url, n);
+	free(ms);
+	return rc < 0 ? rc : 0;
+}
+
 int store_open(const struct store_config *cfg, struct store **out, struct kc_err *err)
 {
 	int rc;
+	bool restored = false;
 	if (!cfg->data_dir || !cfg->name || !*cfg->name)
 		return kc_err_set(err, -KC_EINVAL, "store: data_dir and name are required");
 	struct store *s = xcalloc(1, sizeof *s);
@@ -1668,6 +1899,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 	s->snapshot_entries = cfg->snapshot_entries ? cfg->snapshot_entries : 20000;
 	s->snapshot_keep = cfg->snapshot_keep ? cfg->snapshot_keep : 10000;
 	s->progress_ms = cfg->watch_progress_ms ? cfg->watch_progress_ms : 600000;
+	s->manual_promote = cfg->manual_promote;
 	atomic_init(&s->next_watch_id, 1);
 	kc_list_init(&s->waiting);
 	kc_list_init(&s->proposals);
@@ -1683,6 +1915,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 
 	s->dir = xasprintf("%s/store", cfg->data_dir);
 	if ((rc = mkdir_p1(cfg->data_dir, err)) < 0 || (rc = mkdir_p1(s->dir, err)) < 0)
+		goto fail;
+	if (!cfg->cluster_token && (rc = cluster_token_load(s, cfg, err)) < 0)
 		goto fail;
 	s->mvcc_path = xasprintf("%s/mvcc.db", s->dir);
 	s->mvcc_opts = (struct mvcc_options){.path = s->mvcc_path,
@@ -1736,6 +1970,14 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 			goto fail;
 		if ((rc = raft_sqlite_bootstrap(s->rs, &conf, err)) < 0)
 			goto fail;
+		/* A database restored from a snapshot founds this cluster with data the log does
+		 * not hold: a snapshot point at the bootstrap entry makes members that join later
+		 * (and founding members that lack the data) receive the database, not the log. */
+		if (mvcc_revision(s->mvcc) > 0) {
+			if ((rc = raft_sqlite_compact(s->rs, 1, &conf, 0, err)) < 0)
+				goto fail;
+			restored = true;
+		}
 	}
 
 	if (raft_sqlite_is_empty(s->rs) && cfg->join_existing) {
@@ -1745,6 +1987,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 				     s->rs, store_member_id_for(s->token, cfg->initial[i].name),
 				     cfg->initial[i].name, cfg->initial[i].peer_url, "", err)) < 0)
 				goto fail;
+		if (cfg->join_url && *cfg->join_url && (rc = join_directory(s, cfg, err)) < 0)
+			goto fail;
 	}
 	raft_sqlite_set_snapshot_fn(s->rs, make_snapshot, s);
 
@@ -1756,6 +2000,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 	ro.applied = mvcc_applied_index(s->mvcc);
 	if (ro.applied > raft_sqlite_last_index(s->rs))
 		ro.applied = raft_sqlite_last_index(s->rs);
+	if (restored) /* the bootstrap entry is part of the restored state */
+		ro.applied = raft_sqlite_snapshot_index(s->rs);
 	if (kc_random_bytes(&ro.seed, sizeof ro.seed) < 0)
 		ro.seed = s->id;
 	ro.election_tick = s->election_ticks;
@@ -1783,6 +2029,10 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 		.unreachable = on_peer_unreachable,
 		.propose = on_peer_propose,
 		.keepalive = on_peer_keepalive,
+		.members = members_lines,
+		.require_group = cfg->peer_require_group,
+		.extra = cfg->peer_extra,
+		.extra_arg = cfg->peer_extra_arg,
 		.arg = s,
 	};
 	if ((rc = peer_transport_open(s->loop, &pc, &s->peer, err)) < 0)
@@ -1861,6 +2111,22 @@ void store_close(struct store *s)
 		}
 	}
 	close_all(s);
+}
+
+int store_snapshot_file(struct store *s, char **path, struct kc_err *err)
+{
+	uint64_t r = 0;
+	if (kc_random_bytes(&r, sizeof r) < 0)
+		r = (uint64_t)getpid();
+	char *p = xasprintf("%s/snapshot-%016" PRIx64 ".db", s->dir, r);
+	int rc = door_snapshot(s->door, p, err);
+	if (rc < 0) {
+		unlink(p);
+		free(p);
+		return rc;
+	}
+	*path = p;
+	return 0;
 }
 
 /* ---- the public requests ---- */

@@ -34,9 +34,11 @@ struct loop;
 struct store;
 struct tls_server_config;
 struct tls_client_config;
+struct http_req;
 
 #define STORE_NAME_MAX 64
 #define STORE_URL_MAX 256
+#define STORE_PROMOTE_LAG 64
 
 /* A founding member: name and peer URL ("http://10.0.0.1:2380" or "https://..."). */
 struct store_peer {
@@ -47,7 +49,9 @@ struct store_peer {
 struct store_config {
 	const char *data_dir;        /* DATA: files live in DATA/store/ (created): mvcc.db, raft.db */
 	const char *name;            /* this member's name, unique in the cluster; required */
-	const char *cluster_token;   /* mixed into cluster and member ids; NULL = "kc" */
+	const char *cluster_token;   /* mixed into cluster and member ids; NULL = the one recorded in
+				      * DATA/store/cluster (store_restore, or learned when joining),
+				      * else "kc" */
 	/* Founding members, this one included (matched by name). n_initial == 0: a single-member
 	 * cluster. Only read when the data directory is new; afterwards membership comes from the
 	 * log. */
@@ -55,6 +59,13 @@ struct store_config {
 	size_t n_initial;
 	bool join_existing;          /* new data dir joins a running cluster (added as a learner by
 				      * store_member_add on the leader) instead of founding one */
+	/* With join_existing on a new data dir: the peer URL of a running member, from which
+	 * store_open learns the member directory (GET /raft/members, retried for a few seconds).
+	 * This member must have been added already (store_member_add): -KC_ENOTFOUND otherwise. */
+	const char *join_url;
+	/* The leader promotes a learner by itself once its log is within STORE_PROMOTE_LAG entries
+	 * of the leader's and it answers (etcd needs a manual promote); true turns that off. */
+	bool manual_promote;
 	const char *peer_listen_addr; /* numeric address for the peer server; NULL = "::" */
 	uint16_t peer_listen_port;   /* 0 = ephemeral (see store_peer_port); no server when
 				      * n_initial == 0 and !join_existing and peer_listen_port == 0 */
@@ -63,6 +74,11 @@ struct store_config {
 	/* TLS on the peer port (borrowed; must outlive the store); NULL = plain HTTP. */
 	struct tls_server_config *peer_tls_server;
 	struct tls_client_config *peer_tls_client;
+	/* With TLS: the O value a peer's client certificate must carry (NULL: any verified). */
+	const char *peer_require_group;
+	/* Requests to the peer port under /kc/ (see peer.h); runs on the store thread. */
+	void (*peer_extra)(void *arg, struct http_req *req);
+	void *peer_extra_arg;
 	unsigned tick_ms;            /* 0 = 100 */
 	unsigned election_ticks;     /* 0 = 10 */
 	unsigned heartbeat_ticks;    /* 0 = 1 */
@@ -213,6 +229,22 @@ void store_member_promote(struct store *s, struct loop *reply_loop, uint64_t id,
 typedef void (*store_done_cb)(void *arg, int rc, const struct kc_err *err);
 void store_transfer_leadership(struct store *s, struct loop *reply_loop, uint64_t target,
 			       store_done_cb cb, void *arg);
+
+/* Writes a consistent copy of this member's MVCC database (its applied state) to a new file
+ * under DATA/store and returns its path in *path (heap; the caller unlinks and frees it).
+ * Blocking, on a pooled reader: it never stalls the store thread or writers. Any thread but a
+ * reply loop's callback. -KC_EUNAVAIL while a snapshot from the leader is being installed. */
+int store_snapshot_file(struct store *s, char **path, struct kc_err *err);
+
+/* Makes data_dir a new member's data directory whose MVCC state is the database at db_path
+ * (moved there; a file written by store_snapshot_file or a copy of one): a new cluster, named
+ * by cluster_token (recorded in DATA/store/cluster, which store_open reads when its config
+ * names none), with this member's id derived from name; the revision, keys and leases are
+ * kept and the applied index starts over. The first start then founds the cluster as usual
+ * (single member, or from the initial members). Refuses an existing DATA/store
+ * (-KC_EEXIST) and a database that is not a sound kc store (MVCC_ECORRUPT, with the reason). */
+int store_restore(const char *data_dir, const char *name, const char *cluster_token,
+		  const char *db_path, int64_t *revision, struct kc_err *err);
 
 /* The member id store_open derives for 'name' under 'cluster_token' (NULL = "kc"). */
 uint64_t store_member_id_for(const char *cluster_token, const char *name);

@@ -35,51 +35,90 @@ got=$(ks get /registry/pods/default/web 2>&1)
 case $got in *'{"kind":"Pod"}'*) pass "data survives a restart" ;; *) fail "data survives a restart" "$got" ;; esac
 kill -TERM "$ONE"; wait "$ONE"
 
-# --- clusters of 3 and 5 members on loopback (plain HTTP between them): writes through every
-# member, then kill -9 of the leader while a writer keeps going; every acknowledged write must be
-# readable afterwards from a survivor.
+# --- clusters of 3 and 5 members on loopback (plain HTTP between them, or mutual TLS with a
+# shared CA fetched with the join token): writes through every member, then kill -9 of the leader
+# while a writer keeps going; every acknowledged write must be readable afterwards from a survivor.
 cport() { eval "echo \$C$1"; }
-cluster() { # N
+cluster() { # N [tls]
 	N=$1
+	MODE=${2:-plain}
+	if [ "$MODE" = tls ]; then S=https; SEC=""; else S=http; SEC=--plain-http; fi
+	TAG=$MODE$N
 	PEERS=""
 	n=1
 	while [ $n -le "$N" ]; do
 		eval "P$n=$(free_port); C$n=$(free_port)"
-		PEERS="$PEERS${PEERS:+,}m$n=http://127.0.0.1:$(eval echo \$P$n)"
+		PEERS="$PEERS${PEERS:+,}m$n=$S://127.0.0.1:$(eval echo \$P$n)"
 		n=$((n + 1))
 	done
 	ALL=""
 	n=1
+	TOKEN=""
 	while [ $n -le "$N" ]; do
-		bg_start "$T_TMP/c$N-m$n.log" "$KC" server --role=store --plain-http --node-name "m$n" \
-			--data-dir "$T_TMP/c$N-m$n" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
-			--peer-port "$(eval echo \$P$n)" --store-port "$(cport $n)" --store-peers "$PEERS"
+		bg_start "$T_TMP/c$TAG-m$n.log" "$KC" server --role=store $SEC --node-name "m$n" \
+			--data-dir "$T_TMP/c$TAG-m$n" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+			--peer-port "$(eval echo \$P$n)" --store-port "$(cport $n)" --store-peers "$PEERS" \
+			${TOKEN:+--token "$TOKEN"}
 		eval "PID$n=\$T_LAST_PID"
-		ALL="$ALL${ALL:+,}http://127.0.0.1:$(cport $n)"
+		if [ "$MODE" = tls ] && [ $n = 1 ]; then
+			# the first member makes the cluster CA and the join token; the others fetch the CA
+			wait_for 10 test -s "$T_TMP/c$TAG-m1/token"
+			TOKEN=$(cat "$T_TMP/c$TAG-m1/token")
+			case $TOKEN in kc1:????????????????????????????????????????????????????????????????:????????????????????????????????) pass "$TAG: DATA/token is kc1:<CA pin>:<secret>" ;;
+			*) fail "$TAG: DATA/token format" "$TOKEN" ;; esac
+			mode=$(stat -c %a "$T_TMP/c$TAG-m1/token")
+			[ "$mode" = 600 ] && pass "$TAG: DATA/token is mode 0600" || fail "$TAG: DATA/token mode" "$mode"
+		fi
+		ALL="$ALL${ALL:+,}$S://127.0.0.1:$(cport $n)"
 		n=$((n + 1))
 	done
-	if wait_for 15 "$KC" store --endpoints "http://127.0.0.1:$(cport 2)" put /k/0 v0; then pass "$N members elect a leader and accept a write"
-	else fail "$N members elect a leader" "$(tail -n 5 "$T_TMP/c$N-m1.log")"; fi
+	kcs() { "$KC" store ${SEC:+} $([ "$MODE" = tls ] && echo --data-dir "$T_TMP/c$TAG-m1") "$@"; }
+	ep() { echo "$S://127.0.0.1:$(cport "$1")"; }
+	if wait_for 20 kcs --endpoints "$(ep 2)" put /k/0 v0; then pass "$TAG: $N members elect a leader and accept a write"
+	else fail "$TAG: $N members elect a leader" "$(tail -n 5 "$T_TMP/c$TAG-m1.log" "$T_TMP/c$TAG-m2.log")"; fi
 	i=1
-	while [ $i -le 30 ]; do "$KC" store --endpoints "http://127.0.0.1:$(cport $((i % N + 1)))" put "/k/$i" "v$i" >/dev/null || break; i=$((i + 1)); done
-	[ $i = 31 ] && pass "$N members: 30 writes spread over all members" || fail "$N members: 30 writes spread over all members" "stopped at $i"
-	got=$("$KC" store --endpoints "http://127.0.0.1:$(cport "$N")" ls /k/ | wc -l)
-	[ "$got" = 31 ] && pass "$N members: the last member reads all writes" || fail "$N members: the last member reads all writes" "$got keys"
+	while [ $i -le 30 ]; do kcs --endpoints "$(ep $((i % N + 1)))" put "/k/$i" "v$i" >/dev/null || break; i=$((i + 1)); done
+	[ $i = 31 ] && pass "$TAG: 30 writes spread over all members" || fail "$TAG: 30 writes spread over all members" "stopped at $i"
+	got=$(kcs --endpoints "$(ep "$N")" ls /k/ | wc -l)
+	[ "$got" = 31 ] && pass "$TAG: the last member reads all writes" || fail "$TAG: the last member reads all writes" "$got keys"
+	if [ "$MODE" = tls ]; then
+		# the peer port takes only members' certificates; the admin's is refused
+		code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T_TMP/c$TAG-m1/tls/ca.crt" \
+			--cert "$T_TMP/c$TAG-m1/tls/admin.crt" --key "$T_TMP/c$TAG-m1/tls/admin.key" \
+			-H "X-Kc-Cluster: x" "https://127.0.0.1:$P1/raft/members")
+		[ "$code" = 403 ] && pass "$TAG: peer port refuses a non-peer client certificate" || fail "$TAG: peer port refuses a non-peer certificate" "$code"
+		cmp -s "$T_TMP/c$TAG-m1/tls/ca.crt" "$T_TMP/c$TAG-m$N/tls/ca.crt" && pass "$TAG: members share the cluster CA" || fail "$TAG: members share the cluster CA" differ
+		# a member with a wrong token is refused with a clear message
+		bad=$(echo "$TOKEN" | sed 's/:[0-9a-f]*$/:0123456789abcdef0123456789abcdef/')
+		out=$("$KC" server --role=store --node-name m9 --data-dir "$T_TMP/c$TAG-m9" --bind-address 127.0.0.1 \
+			--advertise-address 127.0.0.1 --peer-port "$(free_port)" --store-port "$(free_port)" \
+			--store-join "$S://127.0.0.1:$P1" --token "$bad" 2>&1)
+		rc=$?
+		case "$rc $out" in "2 "*"refused the join token"*) pass "$TAG: a member with a wrong token secret is refused" ;;
+		*) fail "$TAG: wrong token secret" "$rc $out" ;; esac
+		other=kc1:$(printf '%064d' 0):$(echo "$TOKEN" | cut -d: -f3)
+		out=$("$KC" server --role=store --node-name m9 --data-dir "$T_TMP/c$TAG-m10" --bind-address 127.0.0.1 \
+			--advertise-address 127.0.0.1 --peer-port "$(free_port)" --store-port "$(free_port)" \
+			--store-join "$S://127.0.0.1:$P1" --token "$other" 2>&1)
+		rc=$?
+		case "$rc $out" in "2 "*"does not match --token"*) pass "$TAG: a token pinning another CA is refused" ;;
+		*) fail "$TAG: token pinning another CA" "$rc $out" ;; esac
+	fi
 
 	leader=""
 	n=1
 	while [ $n -le "$N" ]; do
-		case $("$KC" store --endpoints "http://127.0.0.1:$(cport $n)" status 2>/dev/null) in *", true, false,"*) leader=$n ;; esac
+		case $(kcs --endpoints "$(ep $n)" status 2>/dev/null) in *", true, false,"*) leader=$n ;; esac
 		n=$((n + 1))
 	done
-	[ -n "$leader" ] && pass "$N members: one reports itself leader (m$leader)" || { fail "$N members: one reports itself leader" none; leader=1; }
+	[ -n "$leader" ] && pass "$TAG: one reports itself leader (m$leader)" || { fail "$TAG: one reports itself leader" none; leader=1; }
 
 	# a writer under load: records each acknowledged key
-	: >"$T_TMP/acked$N"
+	: >"$T_TMP/acked$TAG"
 	(
 		j=0
-		while [ ! -e "$T_TMP/stop$N" ] && [ $j -lt 2000 ]; do
-			"$KC" store --endpoints "$ALL" put "/load/$j" "$j" >/dev/null 2>&1 && echo "/load/$j" >>"$T_TMP/acked$N"
+		while [ ! -e "$T_TMP/stop$TAG" ] && [ $j -lt 2000 ]; do
+			kcs --endpoints "$ALL" put "/load/$j" "$j" >/dev/null 2>&1 && echo "/load/$j" >>"$T_TMP/acked$TAG"
 			j=$((j + 1))
 		done
 	) &
@@ -90,20 +129,20 @@ cluster() { # N
 	ok=""
 	n=1
 	while [ $n -le "$N" ] && [ -z "$ok" ]; do
-		if [ $n != "$leader" ] && wait_for 10 "$KC" store --endpoints "http://127.0.0.1:$(cport $n)" put /k/after x; then ok=$n; fi
+		if [ $n != "$leader" ] && wait_for 10 kcs --endpoints "$(ep $n)" put /k/after x; then ok=$n; fi
 		n=$((n + 1))
 	done
 	t1=$(date +%s%N)
 	sleep 1
-	touch "$T_TMP/stop$N"
+	touch "$T_TMP/stop$TAG"
 	wait "$WRITER"
-	if [ -n "$ok" ]; then pass "$N members: after kill -9 of the leader under load a new leader takes writes ($(( (t1 - t0) / 1000000 )) ms)"
-	else fail "$N members: a new leader takes writes" "$(tail -n 5 "$T_TMP/c$N-m$((leader % N + 1)).log")"; fi
-	"$KC" store --endpoints "http://127.0.0.1:$(cport "$ok")" ls /load/ >"$T_TMP/present$N" 2>&1
-	acked=$(wc -l <"$T_TMP/acked$N")
-	missing=$(sort "$T_TMP/acked$N" | comm -23 - "$(sort "$T_TMP/present$N" >"$T_TMP/ps$N"; echo "$T_TMP/ps$N")" | wc -l)
-	if [ "$acked" -gt 20 ] && [ "$missing" = 0 ]; then pass "$N members: all $acked acknowledged writes under load survived"
-	else fail "$N members: acknowledged writes survived" "$acked acked, $missing missing"; fi
+	if [ -n "$ok" ]; then pass "$TAG: after kill -9 of the leader under load a new leader takes writes ($(( (t1 - t0) / 1000000 )) ms)"
+	else fail "$TAG: a new leader takes writes" "$(tail -n 5 "$T_TMP/c$TAG-m$((leader % N + 1)).log")"; fi
+	kcs --endpoints "$(ep "$ok")" ls /load/ >"$T_TMP/present$TAG" 2>&1
+	acked=$(wc -l <"$T_TMP/acked$TAG")
+	missing=$(sort "$T_TMP/acked$TAG" | comm -23 - "$(sort "$T_TMP/present$TAG" >"$T_TMP/ps$TAG"; echo "$T_TMP/ps$TAG")" | wc -l)
+	if [ "$acked" -gt 20 ] && [ "$missing" = 0 ]; then pass "$TAG: all $acked acknowledged writes under load survived"
+	else fail "$TAG: acknowledged writes survived" "$acked acked, $missing missing"; fi
 	n=1
 	while [ $n -le "$N" ]; do eval "p=\$PID$n"; kill -TERM "$p" 2>/dev/null; n=$((n + 1)); done
 	n=1
@@ -111,5 +150,6 @@ cluster() { # N
 }
 cluster 3
 cluster 5
+cluster 3 tls
 
 t_finish

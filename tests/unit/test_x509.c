@@ -19,6 +19,7 @@
 
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
 
 #include "lib/alloc.h"
@@ -228,6 +229,45 @@ static void test_client_cert(void **state)
 	assert_int_equal(info.not_after - info.not_before, 86400 + 60);
 	kc_cert_info_free(&info);
 	assert_int_equal(kc_cert_verify(f->client, f->ca, &err), 0);
+}
+
+/* A peer certificate serves and dials: both extended key usages, SANs required. */
+static void test_peer_cert(void **state)
+{
+	struct fixture *f = *state;
+	struct kc_err err = { 0 };
+	const char *ips[] = { "127.0.0.1", "10.0.0.7" };
+	const char *dns[] = { "m1" };
+	const char *orgs[] = { "kc:store-peer" };
+	struct kc_cert_spec s = {
+		.cn = "kc-store-peer:m1", .orgs = orgs, .norgs = 1, .dns_names = dns, .ndns = 1,
+		.ips = ips, .nips = 2, .not_before = f->now - 60, .not_after = f->now + 86400,
+	};
+	struct kc_cert *c = NULL;
+	assert_int_equal(kc_cert_sign_peer(f->ca, f->ca_key, f->server_key, &s, &c, &err), 0);
+	assert_int_equal(kc_cert_verify(c, f->ca, &err), 0);
+	mbedtls_x509_crt *crt = kc_cert_mbedtls(c);
+	assert_int_equal(mbedtls_x509_crt_check_extended_key_usage(
+				 crt, MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)),
+			 0);
+	assert_int_equal(mbedtls_x509_crt_check_extended_key_usage(
+				 crt, MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)),
+			 0);
+	struct kc_cert_info info;
+	assert_int_equal(kc_cert_get_info(c, &info, &err), 0);
+	assert_int_equal(info.nips, 2);
+	assert_string_equal(info.orgs[0], "kc:store-peer");
+	kc_cert_info_free(&info);
+	kc_cert_free(c);
+	/* a server certificate is not a client one and the other way round */
+	crt = kc_cert_mbedtls(f->server);
+	assert_int_not_equal(mbedtls_x509_crt_check_extended_key_usage(
+				     crt, MBEDTLS_OID_CLIENT_AUTH,
+				     MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)),
+			     0);
+	s.ndns = s.nips = 0;
+	assert_int_equal(kc_cert_sign_peer(f->ca, f->ca_key, f->server_key, &s, &c, &err),
+			 -KC_EINVAL);
 }
 
 static void test_save_load(void **state)
@@ -645,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_ca),
 		cmocka_unit_test(test_server_cert),
 		cmocka_unit_test(test_client_cert),
+		cmocka_unit_test(test_peer_cert),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_chain_pem),
 		cmocka_unit_test(test_verify_failures),

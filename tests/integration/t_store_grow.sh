@@ -1,0 +1,91 @@
+# t_store_grow.sh - growing and shrinking a store cluster from the CLI, as a user would: a single
+# member (which serves peers on its --peer-port), `kc store member add` on it, `--store-join` on
+# the new member, which catches up and is promoted automatically; a learner that has not caught
+# up cannot be promoted by hand; `kc store member remove` of the leader: it steps down and the
+# others go on.
+. tests/integration/lib.sh
+
+grow() { # plain | tls
+MODE=$1
+if [ "$MODE" = tls ]; then S=https; SEC=""; else S=http; SEC=--plain-http; fi
+P1=$(free_port); C1=$(free_port)
+P2=$(free_port); C2=$(free_port)
+P3=$(free_port); C3=$(free_port)
+member() { # NAME PEERPORT CLIENTPORT [flags...]
+	name=$1 pp=$2 cp=$3
+	shift 3
+	bg_start "$T_TMP/$MODE-$name.log" "$KC" server --role=store $SEC --node-name "$name" \
+		--data-dir "$T_TMP/$MODE-$name" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+		--peer-port "$pp" --store-port "$cp" "$@"
+}
+ks() { # CLIENTPORT args...
+	p=$1
+	shift
+	"$KC" store $([ "$MODE" = tls ] && echo --data-dir "$T_TMP/$MODE-a") --endpoints "$S://127.0.0.1:$p" "$@"
+}
+is_voter() { # CLIENTPORT NAME: NAME is listed and not a learner
+	ks "$1" member list | grep -q ", $2, .*, false$"
+}
+
+member a "$P1" "$C1"
+A=$T_LAST_PID
+if wait_for 10 ks "$C1" put /grow/0 v0; then pass "$MODE: single member takes writes"; else fail "$MODE: single member takes writes" "$(tail -n 5 "$T_TMP/$MODE-a.log")"; fi
+i=1
+while [ $i -le 50 ]; do ks "$C1" put "/grow/$i" "v$i" >/dev/null || break; i=$((i + 1)); done
+
+out=$(ks "$C1" member add b "$S://127.0.0.1:$P2" 2>&1)
+case $out in *"added to cluster"*"--store-join $S://127.0.0.1:$P1"*) pass "$MODE: member add names the --store-join URL" ;;
+*) fail "$MODE: member add names the --store-join URL" "$out" ;; esac
+TOKEN=""
+[ "$MODE" = tls ] && TOKEN=$(cat "$T_TMP/$MODE-a/token")
+member b "$P2" "$C2" --store-join "$S://127.0.0.1:$P1" ${TOKEN:+--token "$TOKEN"}
+B=$T_LAST_PID
+getis() { ks "$1" get "$2" | grep -qx "$3"; }
+if wait_for 15 getis "$C2" /grow/50 v50; then
+	pass "$MODE: joined member serves linearizable reads of everything"
+else fail "$MODE: joined member serves linearizable reads" "$(tail -n 8 "$T_TMP/$MODE-b.log")"; fi
+if wait_for 15 is_voter "$C1" b; then pass "$MODE: the learner is promoted automatically once caught up"
+else fail "$MODE: automatic promotion" "$(ks "$C1" member list 2>&1)"; fi
+expect "$MODE: a write through the joined member" ks "$C2" put /grow/b fromb
+got=$(ks "$C1" get /grow/b 2>&1)
+case $got in *fromb*) pass "$MODE: the first member sees it" ;; *) fail "$MODE: the first member sees it" "$got" ;; esac
+
+# a learner that has not started cannot be promoted by hand; once it runs it catches up
+out=$(ks "$C1" member add c "$S://127.0.0.1:$P3" 2>&1)
+cid=$(printf '%s\n' "$out" | sed -n 's/^Member \([0-9a-f]*\) added.*/\1/p')
+out=$(ks "$C1" member promote "$cid" 2>&1)
+case $out in *"in sync with leader"*) pass "$MODE: promoting a learner that is behind is refused" ;;
+*) fail "$MODE: promoting a learner that is behind is refused" "$out" ;; esac
+member c "$P3" "$C3" --store-join "$S://127.0.0.1:$P2" ${TOKEN:+--token "$TOKEN"}
+C=$T_LAST_PID
+if wait_for 15 is_voter "$C1" c; then pass "$MODE: third member joins through a follower and becomes a voter"
+else fail "$MODE: third member becomes a voter" "$(ks "$C1" member list 2>&1; tail -n 5 "$T_TMP/$MODE-c.log")"; fi
+if wait_for 10 getis "$C3" /grow/b fromb; then
+	pass "$MODE: third member reads the data"; else fail "$MODE: third member reads the data" "$(tail -n 5 "$T_TMP/$MODE-c.log")"; fi
+# a wrong-cluster or unadded member is refused at start with a clear message
+out=$("$KC" server --role=store $SEC ${TOKEN:+--token "$TOKEN"} --node-name nobody --data-dir "$T_TMP/$MODE-nobody" \
+	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --peer-port "$(free_port)" \
+	--store-port "$(free_port)" --store-join "$S://127.0.0.1:$P1" 2>&1)
+case $out in *"was not added"*"member add nobody"*) pass "$MODE: a member that was not added is refused" ;;
+*) fail "$MODE: a member that was not added is refused" "$out" ;; esac
+
+# remove the leader: it steps down, the two others elect a leader and take writes
+aid=$(ks "$C1" status | head -n 1 | cut -d, -f2 | tr -d ' ')
+leads() { ks "$1" status | head -n 1 | cut -d, -f5 | grep -q true; }
+leads "$C1" && pass "$MODE: the first member leads" || fail "$MODE: the first member leads" "$(ks "$C1" status 2>&1)"
+out=$(ks "$C1" member remove "$aid" 2>&1)
+case $out in *removed*) pass "$MODE: member remove of the leader" ;; *) fail "$MODE: member remove of the leader" "$out" ;; esac
+newlead() { leads "$C2" || leads "$C3"; }
+if wait_for 10 newlead; then pass "$MODE: a new leader is elected among the others"; else fail "$MODE: new leader" "$(ks "$C2" status 2>&1)"; fi
+if wait_for 10 ks "$C3" put /grow/after removed; then pass "$MODE: the others take writes"; else fail "$MODE: the others take writes" "$(tail -n 5 "$T_TMP/$MODE-c.log")"; fi
+n=$(ks "$C2" member list | wc -l)
+[ "$n" = 2 ] && pass "$MODE: two members left" || fail "$MODE: two members left" "$(ks "$C2" member list 2>&1)"
+got=$(ks "$C2" get /grow/after 2>&1)
+case $got in *removed*) pass "$MODE: read after removal" ;; *) fail "$MODE: read after removal" "$got" ;; esac
+
+kill -TERM "$A" "$B" "$C" 2>/dev/null
+wait "$A" "$B" "$C" 2>/dev/null
+}
+grow plain
+grow tls
+t_finish
