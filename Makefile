@@ -328,6 +328,16 @@ build/bench/%: tests/bench/%.c $(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(KC_SRCS)) $(
 	$(Q)$(MUSL_CC) $(MUSL_CFLAGS) $(WARN) $(KC_DEFS) $(KC_CPPFLAGS) $(MUSL_LDFLAGS) -o $@ $< \
 		$(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(KC_SRCS)) $(MUSL_DEPS) -lpthread
 
+# Fault-test programs (tests/fault/: faultload and its linearizability checker), built like the
+# benchmarks; tests/integration/t_store_fault.sh asks for build/fault/faultload.
+build/fault/%: tests/fault/%.c tests/fault/linearize.c tests/fault/linearize.h \
+		$(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(LIB_SRCS) $(NET_SRCS)) $(MUSL_DEPS) | $(DEP_HEADERS)
+	@echo "  LD      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(MUSL_CC) $(MUSL_CFLAGS) $(WARN) $(KC_DEFS) $(KC_CPPFLAGS) $(MUSL_LDFLAGS) -o $@ $< \
+		$(filter-out $<,tests/fault/linearize.c) \
+		$(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(LIB_SRCS) $(NET_SRCS)) $(MUSL_DEPS) -lpthread
+
 bench: kc $(BENCH_BINS) | tools-bench
 	$(Q)sh tests/bench/run.sh
 

@@ -33,6 +33,8 @@ test)
 	check etcd etcd-server
 	check clang clang
 	check_file /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
+	# t_store_fault.sh: partitions are iptables rules inside the members' network namespaces
+	check iptables iptables
 	;;
 fuzz)
 	check clang clang
