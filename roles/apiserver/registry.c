@@ -1841,18 +1841,46 @@ static const struct api_resource *res_of(const struct schema *s, const cJSON *ob
 	return schema_resource_by_kind(s, group, kind);
 }
 
+/* A default object is created only when absent: a restart must not fail on objects the first
+ * start made (a Service's explicit cluster IP, for one, is "already allocated" to itself). */
+struct boot_item {
+	struct registry *r;
+	struct loop *l;
+	struct boot *b;
+	const struct api_resource *res;
+	char *ns;
+	cJSON *obj;
+};
+
+static void boot_get_done(void *arg, const struct mvcc_kv *kv, const struct api_error *e)
+{
+	struct boot_item *it = arg;
+	if (!kv && e && e->code == 404) {
+		struct reg_write_opts wo = { .skip_validation = true };
+		registry_create(it->r, it->l, it->res, it->ns, it->obj, &wo, boot_done, it->b);
+		it->obj = NULL;
+	} else {
+		boot_done(it->b, NULL, kv ? NULL : e);
+	}
+	cJSON_Delete(it->obj);
+	free(it->ns);
+	free(it);
+}
+
 static void boot_create(struct registry *r, struct loop *l, struct boot *b, const cJSON *obj)
 {
 	const struct api_resource *res = res_of(r->schema, obj);
-	if (!res) {
+	const char *name = kc_json_get_str(obj, "metadata.name");
+	if (!res || !name) {
 		log_warn("bootstrap object of an unknown kind skipped kind=%s",
 			 str_of(obj, "kind") ? str_of(obj, "kind") : "?");
 		return;
 	}
 	const char *ns = kc_json_get_str(obj, "metadata.namespace");
+	struct boot_item *it = xcalloc(1, sizeof *it);
+	*it = (struct boot_item){ r, l, b, res, xstrdup(ns ? ns : ""), kc_json_dup(obj) };
 	b->pending++;
-	struct reg_write_opts wo = { .skip_validation = true };
-	registry_create(r, l, res, ns ? ns : "", kc_json_dup(obj), &wo, boot_done, b);
+	registry_get(r, l, res, it->ns, name, true, boot_get_done, it);
 }
 
 static int boot_wait(struct loop *l, struct boot *b, uint64_t deadline)

@@ -79,6 +79,7 @@ struct bench {
 	const char *ns;
 	unsigned pods, churn, creates, duration_s, fill_clients;
 	bool measuring, stopping;
+	bool phase_done; /* loop_stop is final: phases run loop_run_once until this is set */
 	/* fill */
 	unsigned fill_next, fill_done, fill_inflight;
 	/* measurement */
@@ -95,6 +96,14 @@ struct bench {
 	char first_error[300];
 	int outstanding;
 };
+
+static void run_phase(struct bench *b)
+{
+	b->phase_done = false;
+	while (!b->phase_done)
+		if (loop_run_once(b->l, 100) < 0)
+			break;
+}
 
 static uint64_t rnd(struct bench *b)
 {
@@ -172,7 +181,7 @@ static void fill_more(struct bench *b)
 		kc_str_free(&body);
 	}
 	if (b->fill_done == b->pods)
-		loop_stop(b->l);
+		b->phase_done = true;
 }
 
 /* ---- measurement ---- */
@@ -196,7 +205,7 @@ static void get_done(struct http_client_req *req, int rc, struct http_client_res
 	b->outstanding--;
 	if (b->stopping) {
 		if (!b->outstanding)
-			loop_stop(b->l);
+			b->phase_done = true;
 		return;
 	}
 	if (kind == 1)
@@ -243,7 +252,7 @@ static void write_done(struct http_client_req *req, int rc, struct http_client_r
 	free(c);
 	b->outstanding--;
 	if (b->stopping && !b->outstanding)
-		loop_stop(b->l);
+		b->phase_done = true;
 }
 
 static void churn_tick(struct loop *l, struct loop_timer *t)
@@ -336,7 +345,7 @@ static void end_tick(struct loop *l, struct loop_timer *t)
 		http_client_cancel(b->watch_req);
 	b->watch_req = NULL;
 	if (!b->outstanding)
-		loop_stop(b->l);
+		b->phase_done = true;
 }
 
 static void submit(struct bench *b, const char *method, const char *path, const char *ctype,
@@ -465,7 +474,7 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ns();
 	if (!skip_fill) {
 		fill_more(&b);
-		loop_run(b.l);
+		run_phase(&b);
 		printf("RESULT fill %u pods in %.2f s (%.0f creates/s, %u errors)\n", b.pods,
 		       (double)(now_ns() - t0) / 1e9, b.pods / ((double)(now_ns() - t0) / 1e9), b.errors);
 	}
@@ -503,7 +512,7 @@ int main(int argc, char **argv)
 	loop_timer_start(b.l, &b.churn_t, 1000 / b.churn);
 	loop_timer_start(b.l, &b.create_t, 1000 / b.creates);
 	loop_timer_start(b.l, &b.end_t, (uint64_t)b.duration_s * 1000);
-	loop_run(b.l);
+	run_phase(&b);
 	loop_timer_stop(b.l, &b.churn_t);
 	loop_timer_stop(b.l, &b.create_t);
 
@@ -517,6 +526,10 @@ int main(int argc, char **argv)
 		missed += b.seq_acked[s] && !b.seq_seen[s];
 	printf("RESULT errors %u missed_watch_events %u%s%s\n", b.errors, missed,
 	       b.first_error[0] ? " first: " : "", b.first_error);
+	struct http_client_stats cs;
+	http_client_get_stats(b.c, &cs);
+	printf("RESULT connections opened %" PRIu64 " requests %" PRIu64 " reused %" PRIu64 "\n",
+	       cs.conns_opened, cs.requests, cs.reused);
 	http_client_free(b.c);
 	loop_free(b.l);
 	tls_client_config_free(tls);
