@@ -269,11 +269,11 @@ static int add_routes(struct apiserver *a, struct kc_err *err)
 }
 
 /* The API proper: auth, registry (with the default objects), discovery, openapi, routes. */
-static int api_init(struct apiserver *a, const struct kc_server_config *cfg, struct store *store,
-		    struct kc_err *err)
+static int api_init(struct apiserver *a, const struct kc_server_config *cfg,
+		    const struct kc_pki *pki, struct store *store, struct kc_err *err)
 {
 	const struct schema *schema = schema_builtin();
-	struct auth_config ac = { .data_dir = cfg->data_dir };
+	struct auth_config ac = { .data_dir = cfg->data_dir, .join_token = pki->token };
 	int rc = auth_new(&ac, &a->auth, err);
 	if (rc < 0)
 		return rc;
@@ -307,7 +307,7 @@ int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki
 	int rc = add_routes(a, err);
 	if (rc < 0)
 		goto fail;
-	rc = api_init(a, cfg, store, err);
+	rc = api_init(a, cfg, pki, store, err);
 	if (rc < 0)
 		goto fail;
 	struct tls_server_opts topts = {

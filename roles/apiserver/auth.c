@@ -1,13 +1,12 @@
 /* DESIGN: who is calling (authentication) and the front of the RBAC authorizer (rbac.c).
  *
- * Owns the credentials the API server accepts besides client certificates, all kept under
- * the data directory and created at first start (0600, written atomically):
+ * Owns the credentials the API server accepts besides client certificates, kept under the
+ * data directory and created at first start (0600, written atomically):
  *   DATA/tls/sa.key       EC P-256 key signing ServiceAccount tokens (ES256 JWTs); its key id
  *                         is Kubernetes': base64url(SHA-256(public key DER))
  *   DATA/tls/admin.token  a static bearer token for user "kc-admin" in system:masters
- *   DATA/token            the node join token, "kc1:<sha256 hex of the CA cert DER>:<secret>";
- *                         a file written by hand in any other form (16..1024 printable bytes)
- *                         is used as is
+ * The node join token (DATA/token, "kc1:<sha256 hex of the CA cert DER>:<secret>") belongs to
+ * the PKI (roles/pki.c makes it and checks its pin); it arrives in auth_config.
  * The order of authenticators follows kube-apiserver: a verified client certificate wins
  * (CN = user, O = groups); else a Bearer token (static tokens first, compared in constant
  * time, then ServiceAccount JWTs); no credentials is the anonymous user. A credential that is
@@ -49,7 +48,6 @@
 #define STATIC_TOKEN_MIN  16
 #define STATIC_TOKEN_MAX  1024
 #define BEARER_MAX	  (16 * 1024)
-#define NODE_SECRET_BYTES 16
 /* go-jose's DefaultLeeway, which Kubernetes' token validation uses for exp, nbf and iat. */
 #define CLOCK_LEEWAY_S	 60
 #define SA_PREFIX	 "system:serviceaccount:"
@@ -165,63 +163,6 @@ static int load_admin_token(struct auth *a, const char *dir, struct kc_err *err)
 	return rc;
 }
 
-/* Whether t reads kc1:<64 hex>:<secret>; *secret then points into t. */
-static bool parse_kc1(const char *t, const char **secret)
-{
-	if (strncmp(t, "kc1:", 4) != 0 || strlen(t) < 4 + KC_SHA256_HEX_LEN + 2)
-		return false;
-	for (size_t i = 0; i < KC_SHA256_HEX_LEN; i++)
-		if (!strchr("0123456789abcdef", t[4 + i]) || !t[4 + i])
-			return false;
-	if (t[4 + KC_SHA256_HEX_LEN] != ':')
-		return false;
-	*secret = t + 4 + KC_SHA256_HEX_LEN + 1;
-	return true;
-}
-
-static int load_node_token(struct auth *a, const char *data_dir, const char *dir,
-			   struct kc_err *err)
-{
-	char *ca_path = xasprintf("%s/ca.crt", dir);
-	char *path = xasprintf("%s/token", data_dir);
-	struct kc_cert *ca = NULL;
-	char hex[KC_SHA256_HEX_LEN + 1], secret[STATIC_TOKEN_MAX + 1];
-	uint8_t sum[KC_SHA256_LEN];
-	const char *old_secret;
-	int rc = kc_cert_load_file(ca_path, &ca, err);
-	if (rc < 0) {
-		kc_err_wrap(err, "the join token pins the cluster CA");
-		goto out;
-	}
-	kc_cert_sha256(ca, sum);
-	kc_hex_encode(sum, sizeof sum, hex);
-	rc = read_token(path, a->node_token, &a->node_len, err);
-	if (rc == 0 && parse_kc1(a->node_token, &old_secret) &&
-	    strncmp(a->node_token + 4, hex, KC_SHA256_HEX_LEN) != 0) {
-		/* the CA was replaced: keep the secret, pin the new CA */
-		snprintf(secret, sizeof secret, "%s", old_secret);
-		snprintf(a->node_token, sizeof a->node_token, "kc1:%s:%s", hex, secret);
-		rc = write_token(path, a->node_token, err);
-		log_warn("join token renewed for a new cluster CA path=%s", path);
-	} else if (rc == -ENOENT) {
-		rc = random_hex(secret, NODE_SECRET_BYTES, err);
-		if (rc == 0) {
-			snprintf(a->node_token, sizeof a->node_token, "kc1:%s:%s", hex, secret);
-			rc = write_token(path, a->node_token, err);
-		}
-		if (rc == 0)
-			log_info("created join token path=%s", path);
-	}
-	if (rc == 0)
-		a->node_len = strlen(a->node_token);
-	mbedtls_platform_zeroize(secret, sizeof secret);
-out:
-	kc_cert_free(ca);
-	free(ca_path);
-	free(path);
-	return rc;
-}
-
 static int load_sa_key(struct auth *a, const char *dir, struct kc_err *err)
 {
 	char *path = xasprintf("%s/sa.key", dir);
@@ -277,8 +218,16 @@ int auth_new(const struct auth_config *cfg, struct auth **out, struct kc_err *er
 		rc = load_sa_key(a, dir, err);
 	if (rc == 0)
 		rc = load_admin_token(a, dir, err);
-	if (rc == 0)
-		rc = load_node_token(a, cfg->data_dir, dir, err);
+	if (rc == 0 && cfg->join_token && cfg->join_token[0]) {
+		size_t n = strlen(cfg->join_token);
+		if (n >= sizeof a->node_token)
+			rc = kc_err_set(err, -KC_EINVAL, "auth: join token longer than %zu bytes",
+					sizeof a->node_token - 1);
+		else {
+			memcpy(a->node_token, cfg->join_token, n + 1);
+			a->node_len = n;
+		}
+	}
 	free(dir);
 	if (rc < 0) {
 		auth_free(a);

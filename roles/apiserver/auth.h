@@ -44,8 +44,10 @@ typedef bool (*auth_sa_check_fn)(void *arg, const char *ns, const char *name, co
 				 const char *bound_uid);
 
 struct auth_config {
-	const char *data_dir;  /* DATA/tls/sa.key (created at first start: EC P-256), DATA/token;
-				* DATA/tls/ca.crt must exist (kc_pki_ensure ran) */
+	const char *data_dir;  /* DATA/tls/sa.key (created at first start: EC P-256) and
+				* DATA/tls/admin.token */
+	const char *join_token; /* the node join token (DATA/token, made and checked by
+				 * roles/pki.c: kc1:<CA sha256>:<secret>); NULL or "": none */
 	const char *issuer;    /* JWT iss, "https://kubernetes.default.svc.cluster.local";
 				* NULL or "" means that URL */
 	struct kc_clock *clock; /* token times; NULL: kc_clock_real() */

@@ -45,9 +45,13 @@ static int rm_rf(const char *dir)
 	return rc;
 }
 
+/* The join token as roles/pki.c makes it; auth only accepts it. */
+#define JOIN_TOKEN "kc1:0000000000000000000000000000000000000000000000000000000000000000:0123456789abcdef0123456789abcdef"
+
 static struct auth *open_auth(struct fixture *f, struct auth_config *extra)
 {
-	struct auth_config cfg = {.data_dir = f->dir, .clock = &f->clock.clock};
+	struct auth_config cfg = {.data_dir = f->dir, .clock = &f->clock.clock,
+				  .join_token = JOIN_TOKEN};
 	if (extra) {
 		cfg.sa_check = extra->sa_check;
 		cfg.sa_check_arg = extra->sa_check_arg;
@@ -143,20 +147,6 @@ static bool in_groups(const struct auth_user *u, const char *g)
 
 /* ---- files ---- */
 
-static char *slurp(const char *dir, const char *name)
-{
-	char *p = xasprintf("%s/%s", dir, name);
-	FILE *fp = fopen(p, "r");
-	free(p);
-	if (!fp)
-		return NULL;
-	char buf[4096];
-	size_t n = fread(buf, 1, sizeof buf - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	return xstrdup(buf);
-}
-
 static mode_t file_mode(const char *dir, const char *name)
 {
 	char *p = xasprintf("%s/%s", dir, name);
@@ -171,23 +161,10 @@ static void test_first_start_files(void **state)
 	struct fixture *f = *state;
 	assert_int_equal(file_mode(f->dir, "tls/sa.key"), 0600);
 	assert_int_equal(file_mode(f->dir, "tls/admin.token"), 0600);
-	assert_int_equal(file_mode(f->dir, "token"), 0600);
-
-	/* the join token pins the CA: kc1:<sha256 of the CA DER>:<32 hex> */
-	const char *jt = auth_node_token(f->auth);
-	uint8_t sum[KC_SHA256_LEN];
-	char hex[KC_SHA256_HEX_LEN + 1];
-	kc_cert_sha256(f->ca, sum);
-	kc_hex_encode(sum, sizeof sum, hex);
-	assert_int_equal(strlen(jt), 4 + 64 + 1 + 32);
-	assert_memory_equal(jt, "kc1:", 4);
-	assert_memory_equal(jt + 4, hex, 64);
-	assert_int_equal(jt[68], ':');
-	char *file = slurp(f->dir, "token");
-	assert_non_null(file);
-	assert_true(strncmp(file, jt, strlen(jt)) == 0);
-	free(file);
 	assert_true(strlen(auth_admin_token(f->auth)) >= 32);
+	/* the join token comes from the PKI; auth neither writes nor changes it */
+	assert_int_equal(file_mode(f->dir, "token"), 0);
+	assert_string_equal(auth_node_token(f->auth), JOIN_TOKEN);
 
 	/* a restart keeps every credential: tokens issued before still work */
 	struct kc_str tok = KC_STR_INIT;
@@ -195,48 +172,25 @@ static void test_first_start_files(void **state)
 	assert_int_equal(auth_issue_sa_token(f->auth, "default", "default", "u-1", NULL, 0, NULL,
 					     &tok, &err),
 			 0);
-	char *admin = xstrdup(auth_admin_token(f->auth)), *node = xstrdup(jt);
+	char *admin = xstrdup(auth_admin_token(f->auth));
 	auth_free(f->auth);
 	f->auth = open_auth(f, NULL);
 	assert_string_equal(auth_admin_token(f->auth), admin);
-	assert_string_equal(auth_node_token(f->auth), node);
 	struct auth_user u;
 	assert_int_equal(authn_bearer(f->auth, tok.buf, &u), 1);
 	assert_string_equal(u.name, "system:serviceaccount:default:default");
-
-	/* a hand-written join token is used as is */
-	char *p = xasprintf("%s/token", f->dir);
-	FILE *fp = fopen(p, "w");
-	fputs("  my-own-cluster-secret-123\n", fp);
-	fclose(fp);
-	auth_free(f->auth);
-	f->auth = open_auth(f, NULL);
-	assert_string_equal(auth_node_token(f->auth), "my-own-cluster-secret-123");
-	assert_int_equal(authn(f->auth, "Bearer my-own-cluster-secret-123", &u), 1);
+	assert_int_equal(authn_bearer(f->auth, JOIN_TOKEN, &u), 1);
 	assert_string_equal(u.name, "system:bootstrap:node");
 
-	/* a kc1 token for another CA is renewed for this one, keeping its secret */
-	fp = fopen(p, "w");
-	fprintf(fp, "kc1:%064d:0123456789abcdef0123456789abcdef\n", 0);
-	fclose(fp);
-	auth_free(f->auth);
-	f->auth = open_auth(f, NULL);
-	char *want = xasprintf("kc1:%s:0123456789abcdef0123456789abcdef", hex);
-	assert_string_equal(auth_node_token(f->auth), want);
-	free(want);
-
-	/* a token file that is too short is an error, not a silent default */
-	fp = fopen(p, "w");
-	fputs("short\n", fp);
-	fclose(fp);
+	/* a join token too long to be one is refused */
+	char *huge = xcalloc(1, 20000);
+	memset(huge, 'a', 19999);
 	struct auth *bad = NULL;
-	struct auth_config cfg = {.data_dir = f->dir, .clock = &f->clock.clock};
+	struct auth_config cfg = {.data_dir = f->dir, .clock = &f->clock.clock, .join_token = huge};
 	assert_int_equal(auth_new(&cfg, &bad, &err), -KC_EINVAL);
 	assert_null(bad);
-	unlink(p);
-	free(p);
+	free(huge);
 	free(admin);
-	free(node);
 	kc_str_free(&tok);
 }
 
