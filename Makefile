@@ -49,6 +49,7 @@ API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c roles/apiserver
 	roles/apiserver/kinds.c roles/apiserver/patch.c roles/apiserver/selector.c \
 	roles/apiserver/table.c roles/apiserver/discovery.c roles/apiserver/openapi.c \
 	roles/apiserver/auth.c roles/apiserver/rbac.c roles/apiserver/rbac_bootstrap.c \
+	roles/apiserver/protobuf.c \
 	$(BUILD)/gen/schema_text.c
 
 CLIENT_SRCS := roles/client/kubeconfig.c roles/client/rest.c roles/client/kprint.c \

@@ -23,6 +23,7 @@
 #include "roles/apiserver/discovery.h"
 #include "roles/apiserver/openapi.h"
 #include "roles/apiserver/patch.h"
+#include "roles/apiserver/protobuf.h"
 #include "roles/apiserver/registry.h"
 #include "roles/apiserver/schema.h"
 #include "roles/apiserver/selector.h"
@@ -291,7 +292,35 @@ static bool ct_is(const char *ct, const char *want)
 	return ct && kc_strncaseeq(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* Parses the body as JSON or YAML by Content-Type (missing = JSON). */
+/* A protobuf body (client-go's typed clients since 1.32) decoded into the JSON object a JSON
+ * client would have sent. Unknown field numbers are dropped, as the protobuf decoder of
+ * Kubernetes does whatever fieldValidation says; unless fieldValidation=Ignore they are
+ * named in Warning headers. */
+static int decode_protobuf(struct hreq *h, cJSON **out, struct api_error *e)
+{
+	struct kc_err err = { 0 };
+	size_t n = 0;
+	cJSON *unknown = h->field_validation ? kc_json_new_array() : NULL;
+	struct kc_pb_opts o = { .unknown = unknown, .nunknown = &n };
+	int rc = kc_pb_decode_opts(h->ctx->schema, h->req->body, h->req->body_len, &o, out, &err);
+	if (rc < 0) {
+		cJSON_Delete(unknown);
+		if (rc == -KC_ETOOBIG)
+			return api_err(e, 413, "RequestEntityTooLarge", "%s", err.msg);
+		return api_err(e, 400, "BadRequest", "the body of the request could not be decoded "
+			       "as protobuf: %s", err.msg);
+	}
+	const cJSON *u;
+	cJSON_ArrayForEach(u, unknown)
+	{
+		http_resp_headerf(h->req, "Warning", "299 - \"unknown field \\\"%.200s\\\"\"",
+				  u->valuestring);
+	}
+	cJSON_Delete(unknown);
+	return 0;
+}
+
+/* Parses the body as JSON, YAML or protobuf by Content-Type (missing = JSON). */
 static int decode_body(struct hreq *h, cJSON **out, struct api_error *e)
 {
 	const char *ct = http_req_header(h->req, "Content-Type");
@@ -308,10 +337,13 @@ static int decode_body(struct hreq *h, cJSON **out, struct api_error *e)
 		if (kc_yaml_to_json_one(h->req->body, h->req->body_len, NULL, out, &err) < 0)
 			return api_err(e, 400, "BadRequest", "the body of the request could not be "
 				       "decoded as YAML: %s", err.msg);
+	} else if (ct_is(ct, KC_PB_CONTENT_TYPE)) {
+		if (decode_protobuf(h, out, e) < 0)
+			return -1;
 	} else {
 		return api_err(e, 415, "UnsupportedMediaType", "the body of the request was in an "
 			       "unknown format - accepted media types include: application/json, "
-			       "application/yaml");
+			       "application/yaml, application/vnd.kubernetes.protobuf");
 	}
 	if (!cJSON_IsObject(*out)) {
 		cJSON_Delete(*out);
@@ -1265,8 +1297,13 @@ static int delete_opts(struct hreq *h, struct api_error *e)
 	cJSON *b = NULL;
 	if (h->req->body_len > 0) {
 		struct kc_err err = { 0 };
-		if (kc_json_parse(h->req->body, h->req->body_len, NULL, &b, &err) < 0)
+		if (ct_is(http_req_header(h->req, "Content-Type"), KC_PB_CONTENT_TYPE)) {
+			if (kc_pb_decode(h->ctx->schema, h->req->body, h->req->body_len, &b, &err) < 0)
+				return api_err(e, 400, "BadRequest", "invalid DeleteOptions: %s",
+					       err.msg);
+		} else if (kc_json_parse(h->req->body, h->req->body_len, NULL, &b, &err) < 0) {
 			return api_err(e, 400, "BadRequest", "invalid DeleteOptions: %s", err.msg);
+		}
 	}
 	long long g;
 	const char *q = http_req_query(h->req, "gracePeriodSeconds");

@@ -472,6 +472,42 @@ static void keep_default(struct schema *s, cJSON *v)
 	s->defaults[s->ndefaults++] = v;
 }
 
+/* Largest protobuf field number. */
+#define PROTO_MAX_FIELD 536870911u
+
+static int proto_number(const char *v, size_t vn, unsigned *out)
+{
+	if (!vn || vn > 9 || v[0] == '0')
+		return -1;
+	unsigned long n = 0;
+	for (size_t i = 0; i < vn; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (unsigned long)(v[i] - '0');
+	}
+	if (n > PROTO_MAX_FIELD)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* proto=N or proto=M.N */
+static int parse_proto(struct parser *p, const char *field, const char *v, size_t vn,
+		       unsigned *embed, unsigned *num)
+{
+	const char *dot = memchr(v, '.', vn);
+	*embed = 0;
+	if (dot && proto_number(v, (size_t)(dot - v), embed))
+		return perr(p, "field %s: proto= needs a field number from 1 to %u", field,
+			    PROTO_MAX_FIELD);
+	const char *nv = dot ? dot + 1 : v;
+	size_t nn = dot ? vn - (size_t)(dot - v) - 1 : vn;
+	if (proto_number(nv, nn, num))
+		return perr(p, "field %s: proto= needs a field number from 1 to %u", field,
+			    PROTO_MAX_FIELD);
+	return 0;
+}
+
 static int parse_field(struct parser *p, const struct tok *toks, size_t n)
 {
 	if (!p->cur)
@@ -510,6 +546,14 @@ static int parse_field(struct parser *p, const struct tok *toks, size_t n)
 			f.required = true;
 		} else if (!eq && FLAG("readonly")) {
 			f.readonly = true;
+		} else if (!eq && FLAG("ptr")) {
+			f.ptr = true;
+		} else if (!eq && FLAG("duration")) {
+			f.duration = true;
+		} else if (eq && FLAG("proto")) {
+			rc = parse_proto(p, f.name, v, vn, &f.proto_embed, &f.proto);
+			if (rc)
+				return rc;
 		} else if (eq && FLAG("key")) {
 			if (!valid_name(v, vn, false))
 				return perr(p, "field %s: invalid key=", f.name);
@@ -575,6 +619,25 @@ static int parse_field(struct parser *p, const struct tok *toks, size_t n)
 	if (f.enum_values && f.type->kind != SCH_STRING &&
 	    !(f.type->kind == SCH_ARRAY && f.type->elem->kind == SCH_STRING))
 		return perr(p, "field %s: enum= applies to strings only", f.name);
+	if (f.ptr && f.type->kind != SCH_STRING && f.type->kind != SCH_INT32 &&
+	    f.type->kind != SCH_INT64 && f.type->kind != SCH_BOOL && f.type->kind != SCH_DOUBLE &&
+	    f.type->kind != SCH_QUANTITY && f.type->kind != SCH_INT_OR_STRING)
+		return perr(p, "field %s: ptr applies to scalar fields only", f.name);
+	if (f.duration && f.type->kind != SCH_STRING)
+		return perr(p, "field %s: duration applies to strings only", f.name);
+	for (size_t i = 0; f.proto && i < p->nfields; i++) {
+		const struct sch_field *o = &p->fields[i];
+		if (!o->proto)
+			continue;
+		if (o->proto_embed == f.proto_embed && o->proto == f.proto)
+			return perr(p, "field %s: proto=%u already used by field %s", f.name,
+				    f.proto, o->name);
+		if ((!o->proto_embed && f.proto_embed == o->proto) ||
+		    (!f.proto_embed && o->proto_embed == f.proto))
+			return perr(p, "field %s: proto=%u clashes with the embedded message of "
+				       "field %s", f.name, f.proto_embed ? f.proto_embed : f.proto,
+				    o->name);
+	}
 
 	if (p->nfields == p->capfields) {
 		p->capfields = kc_grow_cap(p->capfields, p->nfields + 1, sizeof *p->fields);

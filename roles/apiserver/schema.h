@@ -34,7 +34,44 @@
  *   flags: required | key=<field> (x-kubernetes-patch-merge-key, implies strategy merge) |
  *          strategy=merge|retainKeys|merge,retainKeys | list=atomic|set|map |
  *          mapkeys=a,b | default=<json> (e.g. default="Always", default=30, default=true) |
- *          enum=A,B,C | readonly (set by the server only; ignored in requests)
+ *          enum=A,B,C | readonly (set by the server only; ignored in requests) |
+ *          proto=N | proto=M.N | ptr | duration   (the protobuf wire form, below)
+ *
+ *   Protobuf (application/vnd.kubernetes.protobuf request bodies, decoded by protobuf.h):
+ *     proto=N    the field's number in the type's generated.proto message (k8s.io/api), 1 to
+ *                2^29-1; no two fields of a type share one. Fields without proto= (apiVersion
+ *                and kind, which travel in the runtime.Unknown envelope) have no wire form.
+ *     proto=M.N  the field sits in a struct the Go type embeds inline (Volume's VolumeSource,
+ *                Probe's ProbeHandler, ...): on the wire it is field N of the message held in
+ *                field M of this type; JSON flattens it. M must not be used by a plain field.
+ *     ptr        the Go field is a pointer scalar (*int32, *bool, *string...): protobuf sends it
+ *                only when set, so a zero value is meaningful and kept; plain scalars are always
+ *                sent and their zero value means "absent". Scalars, quantity and
+ *                intOrString only.
+ *     duration   a string field whose wire form is metav1.Duration (nanoseconds), rendered as
+ *                a Go duration string ("1h0m0s").
+ *   The wire type follows from the typeexpr: time/microtime are metav1.Time/MicroTime messages,
+ *   quantity resource.Quantity, intOrString intstr.IntOrString, any runtime.RawExtension, object
+ *   metav1.FieldsV1 (raw JSON), map[T] repeated {key=1, value=2} entries, and a list inside a
+ *   map or list ([]string as a map value) a wrapper message {items=1}.
+ *
+ * Details the grammar leaves open, as schema.c reads them:
+ *   - A line that starts with a blank is a field line (of the last `type`); any other line is a
+ *     directive. Comment and blank lines do not end a type.
+ *   - A line "#file <name>" at column 0 (the build emits one before each .kcs file) names the
+ *     file for error messages and restarts the line count: errors read "core.kcs:12: ...".
+ *   - A quoted string may also sit inside a token (default="a b" is one token); only a token
+ *     that is entirely one quoted string is a doc, and it must be the last token. The only
+ *     escapes are \" and \\.
+ *   - `core` as a group (group, kind lines) means the legacy group "".
+ *   - verbs=<list> is a comma-separated list of get,list,watch,create,update,patch,delete,
+ *     deletecollection; readonly = get,list,watch; create-only = create.
+ *   - Checked at load: key= and list= only on arrays; list=map needs mapkeys= and the reverse;
+ *     key= and each mapkeys= name a field of the element type (when it is a type); enum= only
+ *     on string or []string; strategy= only on arrays, maps and types; default= must fit the
+ *     field's type; type names unique per package; resources unique per group-version; a
+ *     type has at most one GVK.
+ *   - A type may be referenced before (or in a file sorted before) its declaration.
  */
 #ifndef KC_ROLES_APISERVER_SCHEMA_H
 #define KC_ROLES_APISERVER_SCHEMA_H
@@ -84,6 +121,10 @@ struct sch_field {
 	const char *const *map_keys; /* NULL-terminated, NULL when none */
 	const cJSON *default_value;  /* NULL when none */
 	const char *const *enum_values; /* NULL-terminated, NULL when none */
+	unsigned proto;       /* protobuf field number, 0 = none (proto=) */
+	unsigned proto_embed; /* number of the inline-embedded message holding it, 0 = none */
+	bool ptr;             /* Go pointer scalar: zero values are sent and kept */
+	bool duration;        /* string carried as metav1.Duration */
 };
 
 struct sch_gvk {
@@ -173,9 +214,13 @@ const struct sch_field *sch_field(const struct sch_type *t, const char *name);
  * and within range, quantity syntax, RFC 3339 times, base64 bytes) and collects unknown fields.
  * Type errors always fail: -KC_EINVAL with err like
  *   'spec.containers[0].ports[0].containerPort: expected an integer, got string'.
- * Unknown fields (paths like "spec.foo", "spec.containers[0].imagee") are appended to
- * 'unknown' (a cJSON array of strings; may be NULL to ignore) and, when 'drop_unknown', removed
- * from obj. Returns 0 when only unknown fields (if any) were found. */
+ * Unknown fields (paths like "spec.foo", "spec.containers[0].imagee", map values as
+ * "metadata.labels[key]") are appended to 'unknown' (a cJSON array of strings; may be NULL to
+ * ignore) and, when 'drop_unknown', removed from obj. Returns 0 when only unknown fields (if
+ * any) were found. As Go's decoder does, null is accepted for any field (the zero value);
+ * apiVersion and kind are accepted on every type with a GVK even when not described. Required
+ * fields and enums are not checked here (that is validation's job). Nesting deeper than 128
+ * levels gives -KC_ELIMIT. The body must be an object when t is a type. */
 int sch_check(const struct sch_type *t, cJSON *obj, cJSON *unknown, bool drop_unknown,
 	      struct kc_err *err);
 /* At most this many unknown-field paths are appended to 'unknown' per sch_check call (all
@@ -183,8 +228,9 @@ int sch_check(const struct sch_type *t, cJSON *obj, cJSON *unknown, bool drop_un
  * and the warnings or error built from it, grow without bound. */
 #define SCH_MAX_UNKNOWN 1000
 
-/* Applies 'default=' values of t's fields recursively to obj (fields absent are set; present
- * ones are kept). Only descends into values present in obj. */
+/* Applies 'default=' values of t's fields recursively to obj (fields absent or null are set;
+ * present ones are kept). Only descends into values present in obj (defaults just set
+ * included); values of the wrong JSON type are left alone. */
 void sch_apply_defaults(const struct sch_type *t, cJSON *obj);
 
 #endif

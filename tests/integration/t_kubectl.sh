@@ -154,9 +154,56 @@ current-context: bot
 EOF
 out=$(KUBECONFIG=$T_TMP/sa.kubeconfig kubectl get pods 2>&1)
 case $out in *Forbidden*'User "system:serviceaccount:default:bot" cannot list resource "pods"'*) pass "forbidden for a ServiceAccount" ;; *) fail "forbidden for a ServiceAccount" "$out" ;; esac
-sed -i "s/token: .*}/token: garbage}/" "$T_TMP/sa.kubeconfig"
+sed -i "s/token: \"[^\"]*\"/token: garbage/" "$T_TMP/sa.kubeconfig"
 out=$(KUBECONFIG=$T_TMP/sa.kubeconfig kubectl get pods 2>&1)
 case $out in *Unauthorized*|*"must be logged in"*) pass "bad token: Unauthorized" ;; *) fail "bad token: Unauthorized" "$out" ;; esac
+
+# kubectl 1.32's typed clients send protobuf bodies (application/vnd.kubernetes.protobuf)
+printf '\000\001\377\376hello' >"$T_TMP/bin.dat"
+expect "protobuf: create configmap" k create configmap pb-cm --from-literal=x=1 --from-file=bin="$T_TMP/bin.dat"
+out=$(k get cm pb-cm -o jsonpath='{.data.x} {.binaryData.bin}' 2>&1)
+[ "$out" = "1 AAH//mhlbGxv" ] && pass "protobuf: configmap data and binaryData" || fail "protobuf: configmap data" "$out"
+expect "protobuf: create secret generic" k create secret generic pb-s --from-literal=p=q
+out=$(k get secret pb-s -o jsonpath='{.data.p} {.type}' 2>&1)
+[ "$out" = "cQ== Opaque" ] && pass "protobuf: secret data" || fail "protobuf: secret data" "$out"
+expect "protobuf: create deployment" k create deployment pb-d --image=nginx:1.25 --replicas=2 --port=80
+out=$(k get deploy pb-d -o jsonpath='{.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.selector.matchLabels.app} {.spec.strategy.type}' 2>&1)
+[ "$out" = "2 80 pb-d RollingUpdate" ] && pass "protobuf: deployment fields" || fail "protobuf: deployment fields" "$out"
+expect "protobuf: create service clusterip" k create service clusterip pb-svc --tcp=80:8080
+out=$(k get svc pb-svc -o jsonpath='{.spec.ports[0].port}/{.spec.ports[0].targetPort} {.spec.type}' 2>&1)
+[ "$out" = "80/8080 ClusterIP" ] && pass "protobuf: service IntOrString targetPort" || fail "protobuf: service ports" "$out"
+expect "protobuf: create namespace" k create namespace pb-ns
+expect "protobuf: create serviceaccount" k create serviceaccount pb-sa
+PBTOKEN=$(k create token pb-sa --duration=1h 2>&1)
+case $PBTOKEN in ey*.*.*) pass "protobuf: create token --duration" ;; *) fail "protobuf: create token" "$PBTOKEN" ;; esac
+expect "protobuf: create job" k create job pb-job --image=busybox -- echo hi
+out=$(k get job pb-job -o jsonpath='{.spec.template.spec.containers[0].command}' 2>&1)
+case $out in *echo*hi*) pass "protobuf: job command" ;; *) fail "protobuf: job command" "$out" ;; esac
+expect "protobuf: create role" k create role pb-role --verb=get,list --resource=pods
+out=$(k get role pb-role -o jsonpath='{.rules[0].verbs}' 2>&1)
+case $out in *get*list*) pass "protobuf: role rules" ;; *) fail "protobuf: role rules" "$out" ;; esac
+expect "protobuf: create rolebinding" k create rolebinding pb-rb --role=pb-role --serviceaccount=default:pb-sa
+out=$(k auth can-i create pods 2>&1)
+[ "$out" = yes ] && pass "protobuf: auth can-i (SelfSubjectAccessReview) yes" || fail "protobuf: auth can-i yes" "$out"
+cat >"$T_TMP/pb.kubeconfig" <<PBEOF
+apiVersion: v1
+kind: Config
+clusters: [{name: kc, cluster: {server: "https://127.0.0.1:$API", certificate-authority: "$D/tls/ca.crt"}}]
+users: [{name: pb, user: {token: "$PBTOKEN"}}]
+contexts: [{name: pb, context: {cluster: kc, user: pb, namespace: default}}]
+current-context: pb
+PBEOF
+out=$(KUBECONFIG=$T_TMP/pb.kubeconfig kubectl auth can-i create pods 2>&1)
+case $out in no*) pass "protobuf: auth can-i as a ServiceAccount: no" ;; *) fail "protobuf: auth can-i as a ServiceAccount" "$out" ;; esac
+out=$(KUBECONFIG=$T_TMP/pb.kubeconfig kubectl auth can-i list pods 2>&1)
+case $out in yes*) pass "protobuf: auth can-i as a ServiceAccount bound to a role: yes" ;; *) fail "protobuf: auth can-i list pods via rolebinding" "$out" ;; esac
+expect "protobuf: run" k run pb-pod --image=busybox --labels=app=pb -- sleep 1000
+out=$(k get pod pb-pod -o jsonpath='{.spec.containers[0].image} {.metadata.labels.app}' 2>&1)
+[ "$out" = "busybox pb" ] && pass "protobuf: run stored the pod" || fail "protobuf: run" "$out"
+expect "protobuf: expose deployment" k expose deployment pb-d --port=8080 --target-port=80
+out=$(k get svc pb-d -o jsonpath='{.spec.ports[0].port}/{.spec.ports[0].targetPort} {.spec.selector.app}' 2>&1)
+[ "$out" = "8080/80 pb-d" ] && pass "protobuf: expose" || fail "protobuf: expose" "$out"
+k delete pod pb-pod --grace-period=0 --force >/dev/null 2>&1
 
 # delete returns, garbage collection of dependents, namespaces
 out=$(timeout 60 kubectl delete -f "$M" 2>&1)
