@@ -997,6 +997,8 @@ static void conn_drive(struct conn *k)
 {
 	struct http_client *c = k->c;
 	struct http_client_req *req = k->req;
+	bool retried = false;
+again:
 	while (!k->write_rc && req->wire_off < req->wire.len) {
 		unsigned want = 0;
 		ssize_t n = transport_write(k->t, req->wire.buf + req->wire_off,
@@ -1018,6 +1020,14 @@ static void conn_drive(struct conn *k)
 		ssize_t n = transport_read(k->t, k->in.buf + k->in.len, READ_CHUNK, &want);
 		if (n == -EAGAIN) {
 			k->rwant = want ? want : EPOLLIN;
+			/* A TLS write waits for the handshake, which this read may just have
+			 * finished: nothing else would wake the write (the server waits for the
+			 * request), so try it once more. */
+			if (!retried && !k->write_rc && req->wire_off < req->wire.len &&
+			    k->wwant == EPOLLIN) {
+				retried = true;
+				goto again;
+			}
 			if (k->write_rc) {
 				conn_io_error(k, k->write_rc, "send request");
 				return;

@@ -1320,6 +1320,8 @@ static void conn_timer_cb(struct loop *l, struct loop_timer *t)
 		} else {
 			if (c->state != C_LINGER)
 				s->timeouts++;
+			log_debug("http idle or header timeout fd=%d state=%d first=%d peer=%s",
+				  c->t->fd, (int)c->state, (int)c->first_req, c->t->peer_cn);
 			c->peer_eof = true;
 			conn_close(c);
 		}
