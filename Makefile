@@ -37,7 +37,7 @@ LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/cl
 	lib/json.c lib/yaml.c lib/base64.c lib/crypto.c lib/x509.c lib/jwt.c lib/quantity.c
 
 NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
-	net/http_server.c net/http_client.c net/ws.c net/router.c
+	net/http_server.c net/http_client.c net/ws.c net/router.c net/netlink.c
 
 STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 	store/raft/raft.c store/raft/raft_log.c store/raft/raft_progress.c store/raft/raft_conf.c \
@@ -55,12 +55,20 @@ API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c roles/apiserver
 CLIENT_SRCS := roles/client/kubeconfig.c roles/client/rest.c roles/client/kprint.c \
 	roles/client/kapply.c roles/client/kubectl.c
 
-CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c
+RUNTIME_SRCS := runtime/tar.c runtime/tar_input.c runtime/image_ref.c runtime/image_store.c \
+	runtime/image_unpack.c runtime/image_import.c runtime/image_pull.c \
+	runtime/cgroup.c runtime/cgroup_v1.c runtime/cgroup_v2.c runtime/seccomp.c \
+	runtime/container.c runtime/container_spec.c runtime/shim.c \
+	runtime/netns.c runtime/podnet.c
+
+CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c \
+	roles/imagectl.c roles/runtimectl.c
 
 # EXTRA_SRCS: modules under construction, for private builds
 # (make ASAN_DIR=build/asan-x EXTRA_SRCS="a.c b.c" build/asan-x/test_a).
 EXTRA_SRCS ?=
-KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(API_SRCS) $(CLIENT_SRCS) $(CLI_SRCS) $(EXTRA_SRCS)
+KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(API_SRCS) $(CLIENT_SRCS) $(RUNTIME_SRCS) \
+	$(CLI_SRCS) $(EXTRA_SRCS)
 MAIN_SRC := main.c
 
 # ---------------------------------------------------------------------------------------------
@@ -83,7 +91,8 @@ DEP_DEFS := -DMBEDTLS_THREADING_C -DMBEDTLS_THREADING_PTHREAD -DCJSON_NESTING_LI
 	-DSQLITE_USE_ALLOCA -DSQLITE_DEFAULT_FOREIGN_KEYS=0 -DHAVE_USLEEP=1 \
 	-DYAML_VERSION_STRING='"0.2.5"' -DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 \
 	-DYAML_VERSION_PATCH=5 -DYAML_DECLARE_STATIC
-DEP_INCS := -I$(DSRC)/mbedtls/include -I$(DSRC)/cjson -I$(DSRC)/libyaml/include -I$(BUILD)/sqlite
+DEP_INCS := -I$(DSRC)/mbedtls/include -I$(DSRC)/cjson -I$(DSRC)/libyaml/include -I$(BUILD)/sqlite \
+	-I$(DSRC)/zlib
 
 KC_DEFS := -D_GNU_SOURCE
 KC_CPPFLAGS := -I. -I$(BUILD)/gen $(DEP_INCS) $(DEP_DEFS)
@@ -123,6 +132,9 @@ MBEDTLS_SRCS = $(sort $(wildcard $(DSRC)/mbedtls/library/*.c))
 YAML_SRCS    = $(sort $(wildcard $(DSRC)/libyaml/src/*.c))
 CJSON_SRCS   = $(DSRC)/cjson/cJSON.c
 SQLITE_SRC   = $(BUILD)/sqlite/sqlite3.c
+# zlib without the gz* file API (kc only inflates and, in tests, deflates in memory).
+ZLIB_SRCS    = $(addprefix $(DSRC)/zlib/,adler32.c crc32.c deflate.c infback.c inffast.c inflate.c \
+	inftrees.c trees.c zutil.c)
 
 DEPS_STAMP   := $(DSRC)/.fetched
 
@@ -188,12 +200,18 @@ $(1)/libsqlite3.a: $(SQLITE_SRC)
 	$(Q)mkdir -p $(1)
 	$(Q)$(2) $(3) -w $(DEP_DEFS) -c $(SQLITE_SRC) -o $(1)/sqlite3.o
 	$(Q)ar rcs $$@ $(1)/sqlite3.o
+$(1)/libz.a: $(DEPS_STAMP)
+	@echo "  AR      $$@"
+	$(Q)rm -rf $(1)/zlib-obj && mkdir -p $(1)/zlib-obj
+	$(Q)cd $(1)/zlib-obj && for f in $$(abspath $$(ZLIB_SRCS)); do \
+		$(2) $(3) -w -DHAVE_HIDDEN -c $$$$f || exit 1; done
+	$(Q)ar rcs $$@ $(1)/zlib-obj/*.o
 endef
 
 MUSL_DEPS := $(MUSL_DIR)/libmbedtls.a $(MUSL_DIR)/libyaml.a $(MUSL_DIR)/libcjson.a \
-	$(MUSL_DIR)/libsqlite3.a
+	$(MUSL_DIR)/libsqlite3.a $(MUSL_DIR)/libz.a
 HOST_DEPS := $(DEPHOST_DIR)/libmbedtls.a $(DEPHOST_DIR)/libyaml.a $(DEPHOST_DIR)/libcjson.a \
-	$(DEPHOST_DIR)/libsqlite3.a
+	$(DEPHOST_DIR)/libsqlite3.a $(DEPHOST_DIR)/libz.a
 
 $(eval $(call dep_lib,$(MUSL_DIR),$(MUSL_CC),-O2 -fno-strict-aliasing -isystem $(abspath $(MUSL_INC))))
 $(eval $(call dep_lib,$(DEPHOST_DIR),$(HOST_CC),$(DEPHOST_CFLAGS)))

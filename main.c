@@ -9,8 +9,11 @@
 #include "lib/log.h"
 #include "roles/config.h"
 #include "roles/server.h"
+#include "roles/imagectl.h"
+#include "roles/runtimectl.h"
 #include "roles/storectl.h"
 #include "roles/client/kubectl.h"
+#include "runtime/shim.h"
 
 static void usage(FILE *out)
 {
@@ -21,6 +24,8 @@ static void usage(FILE *out)
 	      "Commands:\n"
 	      "  server    run the roles of a node: kc server --role=all|store|master|worker\n"
 	      "  store     talk to the store (etcd v3 API): kc store ls|get|put|del|watch|status|member|compact|snapshot\n"
+	      "  image     the node's images: kc image import FILE|ls|rm REF|pull REF|inspect REF\n"
+	      "  runtime   debug single containers: kc runtime run|exec|state|kill|rm|ls\n"
 	      "  kubectl   the everyday kubectl commands: kc kubectl get|apply|delete|describe|logs|...\n"
 	      "  version   print kc's version, the Kubernetes version it serves, and build info\n"
 	      "  help      show this help (kc server --help lists the server flags)\n",
@@ -84,6 +89,12 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 2, argv + 2);
 	if (strcmp(cmd, "store") == 0)
 		return kc_storectl_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "image") == 0)
+		return kc_imagectl_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "runtime") == 0)
+		return kc_runtimectl_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "shim") == 0) /* hidden: the per-container shim (runtime/shim.h) */
+		return rt_shim_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "kubectl") == 0)
 		return kc_kubectl_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # fetch-deps.sh DESTDIR - fetch the upstream sources of kc's third-party libraries (mbedTLS,
-# cJSON, libyaml, SQLite) through Debian's own source packages, check them against pinned
+# cJSON, libyaml, SQLite, zlib) through Debian's own source packages, check them against pinned
 # SHA-256 sums, and unpack them under DESTDIR/src/<name>. Nothing third-party is committed.
 #
 # A private apt configuration is used (its own lists and cache under DESTDIR/apt), built from the
@@ -53,7 +53,7 @@ if [ $all_present = 0 ]; then
 	apt-get $opts -q update >&2
 	cd "$dest/dl"
 	# shellcheck disable=SC2086
-	apt-get $opts -q source --download-only mbedtls cjson libyaml sqlite3 >&2
+	apt-get $opts -q source --download-only mbedtls cjson libyaml sqlite3 zlib >&2
 fi
 
 cd "$dest/dl"
@@ -74,6 +74,7 @@ while read -r sum file; do
 	cjson_*.orig.tar.*) unpack cjson "$file" ;;
 	libyaml_*.orig.tar.*) unpack libyaml "$file" ;;
 	sqlite3_*.orig.tar.*) unpack sqlite "$file" ;;
+	zlib_*.orig.tar.*) unpack zlib "$file" ;;
 	esac
 done <"$pins"
 echo "fetch-deps: sources ready in $dest/src" >&2

@@ -20,6 +20,7 @@ build)
 	check make make
 	check tclsh tcl
 	check xz xz-utils
+	check bzip2 bzip2
 	check apt-get apt
 	check dpkg-source dpkg-dev
 	check_file /usr/include/linux/netlink.h linux-libc-dev
@@ -35,6 +36,15 @@ test)
 	check_file /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 	# t_store_fault.sh: partitions are iptables rules inside the members' network namespaces
 	check iptables iptables
+	# t_podnet.sh: node and pod network namespaces, ping/nc inside pods
+	check ip iproute2
+	check nsenter util-linux
+	# the test image (contrib/mkimage-busybox.sh) and pod commands need the static busybox;
+	# a local registry and a client that pushes to it
+	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
+	check skopeo skopeo
+	check docker-registry docker-registry
+	check gzip gzip
 	;;
 fuzz)
 	check clang clang
@@ -47,6 +57,9 @@ bench)
 	check etcdctl etcd-client
 	check hey hey
 	check python3 python3
+	# bench_runtime.sh: runc beside kc's runtime, on the same busybox rootfs
+	check runc runc
+	dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 	;;
 *)
 	echo "install-tools: unknown set '$1'" >&2
