@@ -61,6 +61,15 @@ RUNTIME_SRCS := runtime/tar.c runtime/tar_input.c runtime/image_ref.c runtime/im
 	runtime/container.c runtime/container_spec.c runtime/shim.c \
 	runtime/netns.c runtime/podnet.c
 
+CONTROLLER_SRCS := roles/client/apiclient.c roles/client/informer.c roles/client/workqueue.c \
+	roles/client/events.c roles/controllers/ctrl_util.c roles/controllers/ctrlmgr.c \
+	roles/controllers/deployment.c roles/controllers/replicaset.c roles/controllers/endpoints.c \
+	roles/controllers/serviceaccount.c roles/controllers/nodeipam.c \
+	roles/controllers/nodelifecycle.c roles/scheduler/sched_filter.c roles/scheduler/scheduler.c
+
+KUBELET_SRCS := roles/kubelet/kubelet.c roles/kubelet/node.c roles/kubelet/podsync.c \
+	roles/kubelet/podutil.c roles/kubelet/crilog.c roles/kubelet/nodeapi.c roles/kubelet/join.c
+
 CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c \
 	roles/imagectl.c roles/runtimectl.c
 
@@ -68,7 +77,7 @@ CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/sto
 # (make ASAN_DIR=build/asan-x EXTRA_SRCS="a.c b.c" build/asan-x/test_a).
 EXTRA_SRCS ?=
 KC_SRCS := $(LIB_SRCS) $(NET_SRCS) $(STORE_SRCS) $(API_SRCS) $(CLIENT_SRCS) $(RUNTIME_SRCS) \
-	$(CLI_SRCS) $(EXTRA_SRCS)
+	$(CONTROLLER_SRCS) $(KUBELET_SRCS) $(CLI_SRCS) $(EXTRA_SRCS)
 MAIN_SRC := main.c
 
 # ---------------------------------------------------------------------------------------------

@@ -274,6 +274,18 @@ static int p_plain_http(struct kc_server_config *c, const char *f, const char *v
 	return 0;
 }
 
+static int p_disable_agent(struct kc_server_config *c, const char *f, const char *v,
+			   struct kc_err *err)
+{
+	if (!v || strcmp(v, "true") == 0)
+		c->disable_agent = true;
+	else if (strcmp(v, "false") == 0)
+		c->disable_agent = false;
+	else
+		return bad(err, f, v, "must be true or false");
+	return 0;
+}
+
 static const struct flag flags[] = {
 	{ "role", "all", "store, master, worker or all", p_role, false },
 	{ "data-dir", "/var/lib/kc", "everything kc persists lives here", p_data_dir, false },
@@ -298,6 +310,8 @@ static const struct flag flags[] = {
 	{ "log-format", "text", "text (logfmt) or json lines on stderr", p_log_format, false },
 	{ "plain-http", "off", "store client and peer traffic over plain HTTP (tests)", p_plain_http,
 	  true },
+	{ "disable-agent", "off", "with --role=all: no node agent on this machine (as k3s)",
+	  p_disable_agent, true },
 };
 
 void kc_config_defaults(struct kc_server_config *c)

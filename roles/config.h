@@ -45,6 +45,7 @@ struct kc_server_config {
 	enum kc_log_level log_level;
 	enum kc_log_format log_format;
 	bool plain_http;
+	bool disable_agent;  /* --disable-agent: the worker role's node agent is not started */
 };
 
 /* Fills the defaults of DESIGN.md section 2 (node name from the hostname, advertise address

@@ -5,6 +5,7 @@
 #include "roles/pki.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,6 +528,63 @@ int kc_pki_ensure(const struct kc_server_config *cfg, int64_t now, struct kc_pki
 	return 0;
 fail:
 	kc_pki_free(out);
+	return rc;
+}
+
+int kc_pki_kubelet_serving(const struct kc_server_config *cfg, const struct kc_pki *pki, int64_t now,
+			   struct kc_cert **cert, struct kc_key **key, struct kc_err *err)
+{
+	char dir[sizeof cfg->data_dir + 8], adv[64];
+	snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
+	const char *dns[] = { "localhost", cfg->node_name };
+	const char *ips[] = { "127.0.0.1", net_ip_format(&cfg->advertise_address, adv, sizeof adv) };
+	char cn[128];
+	snprintf(cn, sizeof cn, "system:node:%s", cfg->node_name);
+	struct kc_cert_spec spec = {
+		.cn = cn, .dns_names = dns, .ndns = 2, .ips = ips,
+		.nips = strcmp(adv, "127.0.0.1") ? 2 : 1, .not_before = now - KC_CERT_BACKDATE_SECS,
+		.not_after = now + KC_PKI_LEAF_VALIDITY_SECS,
+	};
+	return leaf(dir, "kubelet", LEAF_SERVER, &spec, now, (struct kc_pki *)(uintptr_t)pki, cert, key, err);
+}
+
+int kc_pki_kubelet_client(const struct kc_server_config *cfg, const struct kc_pki *pki, int64_t now,
+			  struct kc_cert **cert, struct kc_key **key, struct kc_err *err)
+{
+	char dir[sizeof cfg->data_dir + 8];
+	snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
+	const char *groups[] = { "system:masters" };
+	struct kc_cert_spec spec = {
+		.cn = "kube-apiserver-kubelet-client", .orgs = groups, .norgs = 1,
+		.not_before = now - KC_CERT_BACKDATE_SECS, .not_after = now + KC_PKI_LEAF_VALIDITY_SECS,
+	};
+	return leaf(dir, "apiserver-kubelet-client", LEAF_CLIENT, &spec, now,
+		    (struct kc_pki *)(uintptr_t)pki, cert, key, err);
+}
+
+int kc_pki_issue_node(const struct kc_pki *pki, const char *name, const char *ip, int64_t now,
+		      struct kc_cert **client, struct kc_cert **serving, const struct kc_key *key,
+		      struct kc_err *err)
+{
+	char cn[128];
+	snprintf(cn, sizeof cn, "system:node:%s", name);
+	const char *groups[] = { "system:nodes" };
+	const char *dns[] = { name };
+	const char *ips[] = { ip };
+	struct kc_cert_spec cs = { .cn = cn, .orgs = groups, .norgs = 1,
+				   .not_before = now - KC_CERT_BACKDATE_SECS,
+				   .not_after = now + KC_PKI_LEAF_VALIDITY_SECS };
+	int rc = kc_cert_sign_client(pki->ca, pki->ca_key, key, &cs, client, err);
+	if (rc < 0)
+		return rc;
+	struct kc_cert_spec ss = { .cn = cn, .dns_names = dns, .ndns = 1, .ips = ips, .nips = 1,
+				   .not_before = now - KC_CERT_BACKDATE_SECS,
+				   .not_after = now + KC_PKI_LEAF_VALIDITY_SECS };
+	rc = kc_cert_sign_server(pki->ca, pki->ca_key, key, &ss, serving, err);
+	if (rc < 0) {
+		kc_cert_free(*client);
+		*client = NULL;
+	}
 	return rc;
 }
 

@@ -69,6 +69,21 @@ void kc_pki_bootstrap_free(struct kc_pki_bootstrap *b);
  * /kc/ paths. */
 void kc_pki_bootstrap_serve(void *bootstrap, struct http_req *req);
 
+/* The node agent's serving certificate for --kubelet-port, DATA/tls/kubelet.{crt,key} (SANs:
+ * the node name, localhost, the advertise address, 127.0.0.1), loaded or issued from the CA
+ * like the other leaves. Caller frees both. */
+int kc_pki_kubelet_serving(const struct kc_server_config *cfg, const struct kc_pki *pki, int64_t now,
+			   struct kc_cert **cert, struct kc_key **key, struct kc_err *err);
+/* The API server's client certificate for the node API (logs, exec):
+ * DATA/tls/apiserver-kubelet-client.{crt,key}, CN kube-apiserver-kubelet-client, O
+ * system:masters. Caller frees both. */
+int kc_pki_kubelet_client(const struct kc_server_config *cfg, const struct kc_pki *pki, int64_t now,
+			  struct kc_cert **cert, struct kc_key **key, struct kc_err *err);
+/* Issues a node client certificate (CN system:node:<name>, O system:nodes) and a serving
+ * certificate for its node API (SANs: the name and ip) for a joining worker. */
+int kc_pki_issue_node(const struct kc_pki *pki, const char *name, const char *ip, int64_t now,
+		      struct kc_cert **client, struct kc_cert **serving, const struct kc_key *key,
+		      struct kc_err *err);
 /* Frees everything; safe on a zeroed struct. */
 void kc_pki_free(struct kc_pki *pki);
 

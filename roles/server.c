@@ -19,7 +19,10 @@
 #include "kc_version.h"
 #include "lib/log.h"
 #include "roles/apiserver/apiserver.h"
+#include "roles/kubelet/kubelet.h"
+#include "roles/controllers/controllers.h"
 #include "roles/pki.h"
+#include "roles/scheduler/scheduler.h"
 #include "roles/storesrv.h"
 
 struct kc_server {
@@ -28,6 +31,9 @@ struct kc_server {
 	struct kc_pki pki;
 	struct apiserver *api;
 	struct storesrv *store;
+	struct ctrlmgr *ctrlmgr;
+	struct scheduler *scheduler;
+	struct kubelet *kubelet;
 };
 
 struct subsystem {
@@ -124,11 +130,77 @@ static void store_stop(struct kc_server *s)
 	s->store = NULL;
 }
 
+/* The URL in-process clients (controller manager, scheduler) use: the local API server over
+ * loopback unless it listens on one specific address. */
+static void local_api_url(const struct kc_server *s, char *url, size_t cap)
+{
+	struct net_ip any4, any6;
+	char host[64];
+	net_ip_parse("0.0.0.0", &any4);
+	net_ip_parse("::", &any6);
+	const struct net_ip *b = &s->cfg->bind_address;
+	if (net_ip_equal(b, &any4) || net_ip_equal(b, &any6)) {
+		snprintf(host, sizeof host, "127.0.0.1");
+	} else if (b->family == AF_INET6) {
+		char ip[48];
+		snprintf(host, sizeof host, "[%s]", net_ip_format(b, ip, sizeof ip));
+	} else {
+		net_ip_format(b, host, sizeof host);
+	}
+	snprintf(url, cap, "https://%s:%u", host, s->cfg->api_port);
+}
+
+static int ctrlmgr_sub_start(struct kc_server *s, struct kc_err *err)
+{
+	char url[128];
+	local_api_url(s, url, sizeof url);
+	return ctrlmgr_start(s->cfg, &s->pki, url, &s->ctrlmgr, err);
+}
+
+static void ctrlmgr_sub_stop(struct kc_server *s)
+{
+	ctrlmgr_stop(s->ctrlmgr);
+	s->ctrlmgr = NULL;
+}
+
+static int scheduler_sub_start(struct kc_server *s, struct kc_err *err)
+{
+	char url[128];
+	local_api_url(s, url, sizeof url);
+	return scheduler_start_pki(&s->pki, url, &s->scheduler, err);
+}
+
+static void scheduler_sub_stop(struct kc_server *s)
+{
+	scheduler_stop(s->scheduler);
+	s->scheduler = NULL;
+}
+
+/* The node agent: with a local master it uses the cluster PKI, else it joins (--server). */
+static int kubelet_start_sub(struct kc_server *s, struct kc_err *err)
+{
+	if (s->cfg->disable_agent) {
+		log_info("node agent disabled (--disable-agent)");
+		return 0;
+	}
+	return kubelet_start(s->cfg, (s->cfg->roles & KC_ROLE_MASTER) ? &s->pki : NULL, &s->kubelet,
+			     err);
+}
+
+static void kubelet_stop_sub(struct kc_server *s)
+{
+	kubelet_stop(s->kubelet);
+	s->kubelet = NULL;
+}
+
 static const struct subsystem subsystems[] = {
 	{ "data-dir", KC_ROLE_ALL, data_dir_start, data_dir_stop },
 	{ "pki", KC_ROLE_STORE | KC_ROLE_MASTER, pki_start, pki_stop },
 	{ "store", KC_ROLE_STORE, store_start, store_stop },
 	{ "apiserver", KC_ROLE_MASTER, api_start, api_stop },
+	{ "controller-manager", KC_ROLE_MASTER, ctrlmgr_sub_start, ctrlmgr_sub_stop },
+	{ "scheduler", KC_ROLE_MASTER, scheduler_sub_start, scheduler_sub_stop },
+	{ "kubelet", KC_ROLE_WORKER, kubelet_start_sub, kubelet_stop_sub },
 };
 
 #define NSUB (sizeof subsystems / sizeof subsystems[0])

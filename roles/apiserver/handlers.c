@@ -1027,7 +1027,8 @@ static void do_binding(struct hreq *h)
 	const char *name = h->name[0] ? h->name : kc_json_get_str(h->body, "metadata.name");
 	if (!name || !registry_name_ok(name))
 		return failf(h, 400, "BadRequest", "a binding needs the pod name");
-	snprintf(h->name, sizeof h->name, "%s", name);
+	if (name != h->name) /* copying a string onto itself is undefined (musl empties it) */
+		snprintf(h->name, sizeof h->name, "%s", name);
 	const struct api_resource *pods = core(h->ctx, "pods");
 	if (!pods)
 		return failf(h, 404, "NotFound", "pods are not served");

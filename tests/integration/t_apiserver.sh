@@ -8,7 +8,7 @@ D=$T_TMP/data
 API=$(free_port)
 ports() { echo --api-port "$API" --store-port "$(free_port)" --peer-port "$(free_port)" --kubelet-port "$(free_port)"; }
 # shellcheck disable=SC2046
-bg_start "$T_TMP/kc.log" "$KC" server --role=all --data-dir "$D" $(ports)
+bg_start "$T_TMP/kc.log" "$KC" server --role=all --disable-agent --data-dir "$D" $(ports)
 KPID=$T_LAST_PID
 if wait_for 10 curl -fsS --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/readyz"; then pass "HTTPS /readyz answers with the cluster CA"
 else fail "HTTPS /readyz answers with the cluster CA" "$(cat "$T_TMP/kc.log")"; fi
@@ -46,7 +46,7 @@ if [ "$perm" = 600 ] && [ "$(stat -c %a "$D/tls/ca.key")" = 600 ]; then pass "ku
 
 # a second kc on the same API port (other data dir): exit 2 and one line that says why (log
 # records of what had started before are allowed beside it)
-err=$("$KC" server --role=all --data-dir "$T_TMP/other" --api-port "$API" --store-port "$(free_port)" --peer-port "$(free_port)" --kubelet-port "$(free_port)" 2>&1)
+err=$("$KC" server --role=all --disable-agent --data-dir "$T_TMP/other" --api-port "$API" --store-port "$(free_port)" --peer-port "$(free_port)" --kubelet-port "$(free_port)" 2>&1)
 rc=$?
 case "$rc:$err" in
 *"kc server: API server on "*"Address"*"in use"*) [ "$rc" = 2 ] && [ "$(printf '%s\n' "$err" | grep -vc '^time=')" = 1 ] && pass "busy API port: one line, exit 2" || fail "busy API port: one line, exit 2" "$err" ;;
@@ -61,7 +61,7 @@ rc=$?
 
 # restart: same CA, serving again
 # shellcheck disable=SC2046
-bg_start "$T_TMP/kc2.log" "$KC" server --role=all --data-dir "$D" $(ports)
+bg_start "$T_TMP/kc2.log" "$KC" server --role=all --disable-agent --data-dir "$D" $(ports)
 KPID=$T_LAST_PID
 if wait_for 10 curl -fsS --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/readyz" &&
 	[ "$(sha256sum "$D/tls/ca.crt")" = "$sum" ]; then pass "restart keeps the cluster CA"
@@ -72,7 +72,7 @@ wait "$KPID"
 # a CA certificate without its key is refused
 rm "$D/tls/ca.key"
 # shellcheck disable=SC2046
-expect_exit "CA certificate without key: exit 2" 2 "$KC" server --role=all --data-dir "$D" $(ports)
+expect_exit "CA certificate without key: exit 2" 2 "$KC" server --role=all --disable-agent --data-dir "$D" $(ports)
 case $T_OUT in *"ca.crt but not ca.key"*) pass "the missing CA key is named" ;; *) fail "the missing CA key is named" "$T_OUT" ;; esac
 
 t_finish

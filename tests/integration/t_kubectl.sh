@@ -12,7 +12,7 @@ fi
 D=$T_TMP/data
 API=$(free_port)
 # shellcheck disable=SC2046
-bg_start "$T_TMP/kc.log" "$KC" server --role=all --data-dir "$D" --api-port "$API" \
+bg_start "$T_TMP/kc.log" "$KC" server --role=all --disable-agent --data-dir "$D" --api-port "$API" \
 	--store-port "$(free_port)" --peer-port "$(free_port)" --kubelet-port "$(free_port)"
 KPID=$T_LAST_PID
 export KUBECONFIG="$D/kubeconfig" KUBECACHEDIR="$T_TMP/kcache"
