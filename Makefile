@@ -45,7 +45,7 @@ STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 	store/gateway.c store/gateway_store.c
 
 API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c roles/apiserver/registry.c \
-	roles/apiserver/handlers.c roles/apiserver/gc.c roles/apiserver/schema.c \
+	roles/apiserver/handlers.c roles/apiserver/gc.c roles/apiserver/schema.c roles/apiserver/nodeproxy.c roles/apiserver/nodecert.c \
 	roles/apiserver/kinds.c roles/apiserver/patch.c roles/apiserver/selector.c \
 	roles/apiserver/table.c roles/apiserver/discovery.c roles/apiserver/openapi.c \
 	roles/apiserver/auth.c roles/apiserver/rbac.c roles/apiserver/rbac_bootstrap.c \
@@ -53,7 +53,7 @@ API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c roles/apiserver
 	$(BUILD)/gen/schema_text.c
 
 CLIENT_SRCS := roles/client/kubeconfig.c roles/client/rest.c roles/client/kprint.c \
-	roles/client/kapply.c roles/client/kubectl.c
+	roles/client/kapply.c roles/client/kubectl.c roles/client/kexec.c
 
 RUNTIME_SRCS := runtime/tar.c runtime/tar_input.c runtime/image_ref.c runtime/image_store.c \
 	runtime/image_unpack.c runtime/image_import.c runtime/image_pull.c \
@@ -99,8 +99,8 @@ DEP_DEFS := -DMBEDTLS_THREADING_C -DMBEDTLS_THREADING_PTHREAD -DCJSON_NESTING_LI
 	-DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE -DSQLITE_LIKE_DOESNT_MATCH_BLOBS \
 	-DSQLITE_USE_ALLOCA -DSQLITE_DEFAULT_FOREIGN_KEYS=0 -DHAVE_USLEEP=1 \
 	-DYAML_VERSION_STRING='"0.2.5"' -DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 \
-	-DYAML_VERSION_PATCH=5 -DYAML_DECLARE_STATIC
-DEP_INCS := -I$(DSRC)/mbedtls/include -I$(DSRC)/cjson -I$(DSRC)/libyaml/include -I$(BUILD)/sqlite \
+	-DYAML_VERSION_PATCH=5 -DYAML_DECLARE_STATIC -DMBEDTLS_GCM_ALT
+DEP_INCS := -Inet/mbedtls_alt -I$(DSRC)/mbedtls/include -I$(DSRC)/cjson -I$(DSRC)/libyaml/include -I$(BUILD)/sqlite \
 	-I$(DSRC)/zlib
 
 KC_DEFS := -D_GNU_SOURCE
@@ -138,6 +138,9 @@ FUZZ_WARN    := -Wno-unknown-warning-option -Wno-string-concatenation
 # third-party libraries, compiled from the fetched upstream sources with our flags
 
 MBEDTLS_SRCS = $(sort $(wildcard $(DSRC)/mbedtls/library/*.c))
+# kc's AES-GCM replaces mbedTLS's gcm.c (MBEDTLS_GCM_ALT in DEP_DEFS): it is part of the library.
+MBEDTLS_ALT_SRCS := net/aes_gcm.c
+MBEDTLS_ALT_HDRS := net/mbedtls_alt/gcm_alt.h
 YAML_SRCS    = $(sort $(wildcard $(DSRC)/libyaml/src/*.c))
 CJSON_SRCS   = $(DSRC)/cjson/cJSON.c
 SQLITE_SRC   = $(BUILD)/sqlite/sqlite3.c
@@ -187,11 +190,12 @@ $(MUSL_INC)/.stamp:
 
 # dep_lib(dir, cc, cflags): archives for one toolchain
 define dep_lib
-$(1)/libmbedtls.a: $(DEPS_STAMP)
+$(1)/libmbedtls.a: $(DEPS_STAMP) $(MBEDTLS_ALT_SRCS) $(MBEDTLS_ALT_HDRS)
 	@echo "  AR      $$@"
 	$(Q)rm -rf $(1)/mbedtls-obj && mkdir -p $(1)/mbedtls-obj
-	$(Q)cd $(1)/mbedtls-obj && for f in $$(abspath $$(MBEDTLS_SRCS)); do \
-		$(2) $(3) -w -I$(abspath $(DSRC))/mbedtls/include $(DEP_DEFS) -c $$$$f || exit 1; done
+	$(Q)cd $(1)/mbedtls-obj && for f in $$(abspath $$(MBEDTLS_SRCS) $$(MBEDTLS_ALT_SRCS)); do \
+		$(2) $(3) -w -I$(abspath net/mbedtls_alt) -I$(abspath $(DSRC))/mbedtls/include \
+		$(DEP_DEFS) -c $$$$f || exit 1; done
 	$(Q)ar rcs $$@ $(1)/mbedtls-obj/*.o
 $(1)/libyaml.a: $(DEPS_STAMP)
 	@echo "  AR      $$@"
@@ -349,7 +353,7 @@ fuzz-smoke: $(FUZZ_BINS)
 # ---------------------------------------------------------------------------------------------
 
 # Benchmark programs are built exactly like kc (musl, -O2, static).
-BENCH_BINS := build/bench/httpd_bench build/bench/kvload build/bench/apiload
+BENCH_BINS := build/bench/httpd_bench build/bench/kvload build/bench/apiload build/bench/gcmspeed
 build/bench/%: tests/bench/%.c $(patsubst %.c,$(MUSL_DIR)/obj/%.o,$(KC_SRCS)) $(MUSL_DEPS) | $(DEP_HEADERS)
 	@echo "  LD      $@"
 	$(Q)mkdir -p $(dir $@)

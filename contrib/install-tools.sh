@@ -45,6 +45,8 @@ test)
 	check skopeo skopeo
 	check docker-registry docker-registry
 	check gzip gzip
+	# t_clients.sh: the Python client library (kubectl 1.20 is only downloaded, never installed)
+	check_file /usr/lib/python3/dist-packages/kubernetes/__init__.py python3-kubernetes
 	;;
 fuzz)
 	check clang clang

@@ -31,6 +31,8 @@
 #include "roles/apiserver/discovery.h"
 #include "roles/apiserver/gc.h"
 #include "roles/apiserver/handlers.h"
+#include "roles/apiserver/nodecert.h"
+#include "roles/apiserver/nodeproxy.h"
 #include "roles/apiserver/openapi.h"
 #include "roles/apiserver/registry.h"
 #include "roles/apiserver/schema.h"
@@ -63,6 +65,8 @@ struct apiserver {
 	struct discovery *disc;
 	struct openapi *openapi;
 	struct gc *gc;
+	struct nodeproxy *nodeproxy;
+	struct nodecert *nodecert;
 	struct api_ctx ctx;
 };
 
@@ -146,6 +150,8 @@ static void h_metrics(struct http_req *req, void *arg)
 {
 	count(req);
 	struct apiserver *a = req->ctx;
+	if (!handlers_check_path(&a->ctx, req)) /* Kubernetes: system:monitoring, not anonymous */
+		return;
 	struct kc_str out = KC_STR_INIT;
 	long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
 	unsigned long long vsize_pages = 0, rss_pages = 0, utime = 0, stime = 0;
@@ -254,7 +260,8 @@ static int add_routes(struct apiserver *a, struct kc_err *err)
 		http_handler_fn fn;
 		const char *arg;
 	} routes[] = {
-		{ "/version", h_version, NULL },   { "/readyz", h_health, "readyz" },
+		{ "/version", h_version, NULL },   { "/version/", h_version, NULL },
+		{ "/readyz", h_health, "readyz" },
 		{ "/livez", h_health, "livez" },   { "/healthz", h_health, "healthz" },
 		{ "/metrics", h_metrics, NULL },
 	};
@@ -293,8 +300,26 @@ static int api_init(struct apiserver *a, const struct kc_server_config *cfg,
 		 strchr(adv, ':') ? "]" : "", cfg->api_port);
 	a->disc = discovery_new(schema, hostport);
 	a->openapi = openapi_new(schema);
+	/* pods/log and pods/exec reach the kubelets with the apiserver-kubelet-client identity */
+	struct kc_cert *kcert = NULL;
+	struct kc_key *kkey = NULL;
+	rc = kc_pki_kubelet_client(cfg, pki, time(NULL), &kcert, &kkey, err);
+	if (rc == 0) {
+		struct nodeproxy_config npc = { .reg = a->reg, .schema = schema, .ca = pki->ca,
+						.cert = kcert, .key = kkey };
+		rc = nodeproxy_new(&npc, &a->nodeproxy, err);
+	}
+	kc_cert_free(kcert);
+	kc_key_free(kkey);
+	if (rc < 0)
+		return rc;
+	/* workers joining with --server and --token get their identity here */
+	a->nodecert = nodecert_new(pki);
+	if (a->nodecert && (rc = nodecert_add_routes(a->router, a->nodecert, err)) < 0)
+		return rc;
 	a->ctx = (struct api_ctx){ .reg = a->reg, .schema = schema, .auth = a->auth,
-				   .disc = a->disc, .openapi = a->openapi };
+				   .disc = a->disc, .openapi = a->openapi,
+				   .nodeproxy = a->nodeproxy };
 	return handlers_add_routes(a->router, &a->ctx, err);
 }
 
@@ -378,6 +403,8 @@ void apiserver_stop(struct apiserver *a)
 	router_free(a->router);
 	openapi_free(a->openapi);
 	discovery_free(a->disc);
+	nodeproxy_free(a->nodeproxy);
+	nodecert_free(a->nodecert);
 	registry_free(a->reg);
 	auth_free(a->auth);
 	free(a);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "lib/alloc.h"
@@ -21,6 +22,7 @@
 #include "net/loop.h"
 #include "roles/apiserver/auth.h"
 #include "roles/apiserver/discovery.h"
+#include "roles/apiserver/nodeproxy.h"
 #include "roles/apiserver/openapi.h"
 #include "roles/apiserver/patch.h"
 #include "roles/apiserver/protobuf.h"
@@ -36,6 +38,11 @@
 #define BOOKMARK_MS 60000u
 #define MAX_SEGS 8
 #define DEFAULT_WATCH_S 1800
+/* Stored items per page of a streamed list: about 256 KiB of pod JSON, a short turn of the loop. */
+#define LIST_PAGE_ITEMS 256
+/* A page goes to the stream in slices of this size, so the connection's output buffer stays
+ * small (and pooled) while the socket takes the data as fast as it comes. */
+#define LIST_SLICE 32768
 
 static _Atomic unsigned long open_watches;
 
@@ -78,6 +85,12 @@ struct hreq {
 	struct loop_timer timeout;
 	struct loop_timer bookmark;
 	int64_t last_rv;
+	/* streamed list (also a watch's initial list) */
+	struct reg_list_stream *lst;  /* paused until on_drain; NULL while a page is being read */
+	bool lst_streaming;           /* the response was started as a stream */
+	size_t lst_count;             /* items written so far */
+	int64_t lst_now;              /* Table rows: one "now" for the whole list */
+	struct kc_str lst_buf;        /* one page of output, reused page after page */
 	/* deletecollection */
 	size_t dc_next, dc_n;
 	char (*dc_names)[REG_NAME_MAX + 1];
@@ -98,6 +111,8 @@ static void hreq_free(struct hreq *h)
 	field_selector_free(h->fs);
 	free(h->dc_names);
 	free(h->dc_ns);
+	if (h->lst_buf.buf)
+		kc_str_free(&h->lst_buf);
 	free(h);
 }
 
@@ -222,6 +237,12 @@ static bool authorize_path(struct http_req *req, struct api_ctx *ctx, struct aut
 		verb, req->path);
 	respond_err(req, &e);
 	return false;
+}
+
+bool handlers_check_path(struct api_ctx *ctx, struct http_req *req)
+{
+	struct auth_user u;
+	return authenticate(req, ctx, &u) && authorize_path(req, ctx, &u);
 }
 
 /* ---- discovery and openapi -------------------------------------------------------------- */
@@ -491,54 +512,149 @@ static int list_opts(struct hreq *h, struct reg_list_opts *o, struct api_error *
 	return 0;
 }
 
-static void list_done(void *arg, struct reg_list *list, const struct api_error *e)
+/* The head of a list response: everything before the first item. */
+static void list_head(struct hreq *h, const struct reg_list *list, struct kc_str *out)
+{
+	if (h->table) {
+		kc_str_adds(out, "{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",");
+	} else {
+		kc_str_adds(out, "{\"kind\":");
+		kc_json_write_string(out, h->res->list_kind);
+		kc_str_adds(out, ",\"apiVersion\":");
+		kc_json_write_string(out, h->res->group_version);
+		kc_str_addc(out, ',');
+	}
+	kc_str_addf(out, "\"metadata\":{\"resourceVersion\":\"%lld\"", (long long)list->revision);
+	if (list->cont) {
+		kc_str_adds(out, ",\"continue\":");
+		kc_json_write_string(out, list->cont);
+		if (list->remaining > 0)
+			kc_str_addf(out, ",\"remainingItemCount\":%lld", (long long)list->remaining);
+	}
+	kc_str_addc(out, '}');
+	if (h->table) {
+		kc_str_adds(out, ",\"columnDefinitions\":");
+		table_columns_json(h->res, out);
+		kc_str_adds(out, ",\"rows\":[");
+	} else {
+		kc_str_adds(out, ",\"items\":[");
+	}
+}
+
+/* The items of one page (Table rows or objects), comma-separated across pages. */
+static void list_items(struct hreq *h, const struct reg_list *page, struct kc_str *out)
+{
+	for (size_t i = 0; i < page->n; i++) {
+		const struct reg_item *it = &page->items[i];
+		if (h->lst_count++)
+			kc_str_addc(out, ',');
+		if (h->table) {
+			if (it->obj)
+				table_row_json(h->res, it->obj, h->lst_now, true, out);
+		} else {
+			registry_splice_rv(out, it->kv.value, it->kv.value_len, it->kv.mod_revision);
+		}
+	}
+}
+
+static void list_end_stream(struct hreq *h)
+{
+	if (h->lst)
+		registry_list_stream_cancel(h->lst);
+	h->lst = NULL;
+	http_stream_end(h->req);
+	hreq_free(h);
+}
+
+static void list_on_drain(struct http_req *req, void *arg)
+{
+	(void)req;
+	struct hreq *h = arg;
+	struct reg_list_stream *s = h->lst;
+	if (!s)
+		return;
+	h->lst = NULL;
+	registry_list_stream_next(s);
+}
+
+static void list_on_close(struct http_req *req, void *arg)
+{
+	(void)req;
+	struct hreq *h = arg;
+	if (h->lst) /* else a page read is in flight: its callback sees the client gone */
+		list_end_stream(h);
+}
+
+/* One page of a list. A list of one page is one plain response, as small lists always were; a
+ * longer one is streamed (chunked), page by page, the next page read only once the previous
+ * one left the loop's buffers, so memory stays at about a page and other requests on this loop
+ * are served between pages. */
+/* Writes out to the stream in slices; returns the last http_stream_write result. */
+static int list_write(struct hreq *h, const struct kc_str *out)
+{
+	int rc = 0;
+	for (size_t off = 0; off < out->len && rc >= 0; off += LIST_SLICE) {
+		size_t n = out->len - off < LIST_SLICE ? out->len - off : LIST_SLICE;
+		rc = http_stream_write(h->req, out->buf + off, n);
+	}
+	return rc;
+}
+
+static void list_page_done(void *arg, struct reg_list_stream *s, struct reg_list *page, bool last,
+			   const struct api_error *e)
 {
 	struct hreq *h = arg;
-	if (e)
-		return fail(h, e);
-	struct kc_str out = KC_STR_INIT;
-	if (h->table) {
-		kc_str_adds(&out, "{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",");
-	} else {
-		kc_str_adds(&out, "{\"kind\":");
-		kc_json_write_string(&out, h->res->list_kind);
-		kc_str_adds(&out, ",\"apiVersion\":");
-		kc_json_write_string(&out, h->res->group_version);
-		kc_str_addc(&out, ',');
+	if (e) {
+		if (!h->lst_streaming)
+			return fail(h, e);
+		/* the head went out with 200: only a cut connection tells the client */
+		log_warn("list ended early code=%d msg=\"%s\"", e->code, e->message);
+		http_req_abort(h->req);
+		return hreq_free(h);
 	}
-	kc_str_addf(&out, "\"metadata\":{\"resourceVersion\":\"%lld\"", (long long)list->revision);
-	if (list->cont) {
-		kc_str_adds(&out, ",\"continue\":");
-		kc_json_write_string(&out, list->cont);
-		if (list->remaining > 0)
-			kc_str_addf(&out, ",\"remainingItemCount\":%lld", (long long)list->remaining);
+	if (h->lst_streaming && http_req_gone(h->req)) {
+		if (!last)
+			registry_list_stream_cancel(s);
+		http_stream_end(h->req);
+		return hreq_free(h);
 	}
-	kc_str_addc(&out, '}');
-	if (h->table) {
-		kc_str_adds(&out, ",\"columnDefinitions\":");
-		table_columns_json(h->res, &out);
-		kc_str_adds(&out, ",\"rows\":[");
-		int64_t now = (int64_t)time(NULL);
-		for (size_t i = 0; i < list->n; i++) {
-			if (i)
-				kc_str_addc(&out, ',');
-			if (list->items[i].obj)
-				table_row_json(h->res, list->items[i].obj, now, true, &out);
+	const char *ct = h->table ? TABLE_CT : JSON_CT;
+	struct kc_str *out = &h->lst_buf;
+	if (!out->buf)
+		kc_str_init(out);
+	kc_str_reset(out);
+	if (!h->lst_streaming) {
+		h->lst_now = (int64_t)time(NULL);
+		list_head(h, page, out);
+	}
+	list_items(h, page, out);
+	if (last) {
+		kc_str_adds(out, "]}");
+		if (h->lst_streaming) {
+			list_write(h, out);
+			http_stream_end(h->req);
+		} else {
+			http_respond(h->req, 200, ct, out->buf, out->len);
 		}
-		kc_str_adds(&out, "]}");
-	} else {
-		kc_str_adds(&out, ",\"items\":[");
-		for (size_t i = 0; i < list->n; i++) {
-			if (i)
-				kc_str_addc(&out, ',');
-			registry_splice_rv(&out, list->items[i].kv.value, list->items[i].kv.value_len,
-					   list->items[i].kv.mod_revision);
-		}
-		kc_str_adds(&out, "]}");
+		return hreq_free(h);
 	}
-	http_respond(h->req, 200, h->table ? TABLE_CT : JSON_CT, out.buf, out.len);
-	kc_str_free(&out);
-	hreq_free(h);
+	int rc = 0;
+	if (!h->lst_streaming) {
+		h->lst_streaming = true;
+		http_req_notify(h->req, list_on_drain, list_on_close, h);
+		rc = http_stream_begin(h->req, 200, ct);
+	}
+	if (rc == 0)
+		rc = list_write(h, out);
+	if (rc < 0) {
+		h->lst = s;
+		return list_end_stream(h);
+	}
+	if (rc == HTTP_STREAM_CONGESTED) {
+		h->lst = s; /* on_drain goes on */
+		return;
+	}
+	registry_list_stream_next(s);
 }
 
 /* ---- watch ------------------------------------------------------------------------------ */
@@ -547,6 +663,11 @@ static void watch_end(struct hreq *h);
 
 static void watch_maybe_free(struct hreq *h)
 {
+	if (h->finished && h->lst) { /* the initial list was paused for on_drain */
+		registry_list_stream_cancel(h->lst);
+		h->lst = NULL;
+		h->listing = false;
+	}
 	if (h->finished && !h->watching && !h->listing)
 		hreq_free(h);
 }
@@ -734,26 +855,57 @@ static void watch_start_store(struct hreq *h, int64_t from)
 	store_watch(registry_store(h->ctx->reg), h->loop, &wr, on_store_watch, h, &h->watch_id);
 }
 
-static void watch_list_done(void *arg, struct reg_list *list, const struct api_error *e)
+/* The initial list of a watch without resourceVersion: ADDED events page by page, the next page
+ * read once the stream is below its high-water mark. */
+static void watch_page_done(void *arg, struct reg_list_stream *s, struct reg_list *page, bool last,
+			    const struct api_error *e)
 {
 	struct hreq *h = arg;
-	h->listing = false;
 	if (e) {
+		h->listing = false;
 		if (!h->finished)
 			watch_expired(h, e->message);
 		watch_end(h);
 		return watch_maybe_free(h);
 	}
-	if (h->finished)
-		return watch_maybe_free(h);
-	for (size_t i = 0; i < list->n && !h->finished; i++) {
-		struct reg_item *it = &list->items[i];
+	for (size_t i = 0; i < page->n && !h->finished; i++) {
+		struct reg_item *it = &page->items[i];
 		watch_emit(h, "ADDED", it->obj, it->obj ? NULL : it->kv.value, it->kv.value_len,
 			   it->kv.mod_revision);
 	}
-	if (h->finished)
+	if (h->finished) {
+		if (!last)
+			registry_list_stream_cancel(s);
+		h->listing = false;
 		return watch_maybe_free(h);
-	watch_start_store(h, list->revision + 1);
+	}
+	if (last) {
+		h->listing = false;
+		return watch_start_store(h, page->revision + 1);
+	}
+	if (http_stream_congested(h->req)) {
+		h->lst = s; /* on_watch_drain goes on */
+		return;
+	}
+	registry_list_stream_next(s);
+}
+
+static void on_watch_drain(struct http_req *req, void *arg)
+{
+	(void)req;
+	struct hreq *h = arg;
+	struct reg_list_stream *s = h->lst;
+	if (!s || h->finished)
+		return;
+	h->lst = NULL;
+	registry_list_stream_next(s);
+}
+
+/* A boolean query parameter as Kubernetes converts it: present and neither "0" nor "false"
+ * (any case) is true, so the Python client's "watch=True" and a bare "?watch" count. */
+static bool query_true(const char *v)
+{
+	return v && strcmp(v, "0") && strcasecmp(v, "false");
 }
 
 static void do_watch(struct hreq *h)
@@ -770,13 +922,13 @@ static void do_watch(struct hreq *h)
 	if (timeout <= 0) /* Kubernetes: min-request-timeout 1800 s with up to 2x jitter */
 		timeout = DEFAULT_WATCH_S + (long long)kc_rand_below(kc_rand_real(), DEFAULT_WATCH_S);
 	const char *bm = http_req_query(req, "allowWatchBookmarks");
-	h->bookmarks = bm && (!strcmp(bm, "true") || !strcmp(bm, "1"));
+	h->bookmarks = query_true(bm);
 	h->first_table = true;
 	h->loop = http_req_loop(req);
 	loop_timer_init(&h->timeout, on_watch_timeout, h);
 	loop_timer_init(&h->bookmark, on_bookmark_timer, h);
 	http_req_long_running(req);
-	http_req_notify(req, NULL, on_watch_close, h);
+	http_req_notify(req, on_watch_drain, on_watch_close, h);
 	if (http_stream_begin(req, 200, h->table ? TABLE_CT : JSON_CT) < 0) {
 		h->finished = true;
 		http_stream_end(req);
@@ -793,7 +945,7 @@ static void do_watch(struct hreq *h)
 					   .match = rv && *rv ? REG_RV_ANY : REG_RV_UNSET,
 					   .parse = h->table };
 		h->listing = true;
-		registry_list(h->ctx->reg, l, h->res, &o, watch_list_done, h);
+		registry_list_stream(h->ctx->reg, l, h->res, &o, LIST_PAGE_ITEMS, watch_page_done, h);
 		return;
 	}
 	watch_start_store(h, from + 1);
@@ -1329,7 +1481,7 @@ static int delete_opts(struct hreq *h, struct api_error *e)
 		}
 	}
 	const char *orphan = http_req_query(h->req, "orphanDependents");
-	bool ob = orphan && !strcmp(orphan, "true");
+	bool ob = query_true(orphan);
 	if (b && cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(b, "orphanDependents")))
 		ob = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "orphanDependents"));
 	if (ob && !pp)
@@ -1490,7 +1642,7 @@ static void h_resource(struct http_req *req, void *arg)
 
 	const char *m_ = req->method;
 	const char *w = http_req_query(req, "watch");
-	bool watch = w && (!strcmp(w, "true") || !strcmp(w, "1"));
+	bool watch = query_true(w);
 	if (!strcmp(m_, "GET") || !strcmp(m_, "HEAD"))
 		h->verb = name ? V_GET : watch ? V_WATCH : V_LIST;
 	else if (!strcmp(m_, "POST"))
@@ -1516,14 +1668,18 @@ static void h_resource(struct http_req *req, void *arg)
 		return failf(h, 405, "MethodNotAllowed", "the server does not allow this method on the "
 			     "requested resource");
 	const char *av_sub = h->sub[0] ? h->sub : NULL;
-	if (!authorize(h, verb_names[h->verb], av_sub))
+	/* exec, attach and portforward need "create" whatever the method (Kubernetes authorizes
+	 * WebSocket GETs of them as create too) */
+	bool stream_sub = !strcmp(h->sub, "exec") || !strcmp(h->sub, "attach") ||
+			  !strcmp(h->sub, "portforward");
+	if (!authorize(h, stream_sub ? "create" : verb_names[h->verb], av_sub))
 		return hreq_free(h);
 
 	if (!strcmp(h->sub, "log") || !strcmp(h->sub, "exec") || !strcmp(h->sub, "attach") ||
 	    !strcmp(h->sub, "portforward") || !strcmp(h->sub, "proxy")) {
-		struct api_error e = { 0 };
-		api_err(&e, 503, "ServiceUnavailable", "the node agent is not reachable");
-		return fail(h, &e);
+		/* the node proxy takes the req over */
+		nodeproxy_serve(ctx->nodeproxy, req, h->ns, h->name, h->sub);
+		return hreq_free(h);
 	}
 
 	const char *accept = http_req_header(req, "Accept");
@@ -1562,7 +1718,8 @@ static void h_resource(struct http_req *req, void *arg)
 		struct reg_list_opts o;
 		if (list_opts(h, &o, &e) < 0)
 			return fail(h, &e);
-		return registry_list(ctx->reg, l, h->res, &o, list_done, h);
+		return registry_list_stream(ctx->reg, l, h->res, &o, LIST_PAGE_ITEMS, list_page_done,
+					    h);
 	}
 	case V_WATCH:
 		return do_watch(h);

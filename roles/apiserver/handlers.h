@@ -13,6 +13,7 @@ struct schema;
 struct auth;
 struct discovery;
 struct openapi;
+struct nodeproxy;
 
 /* What every handler reads; immutable once the routes are added, shared by every loop thread
  * (auth and registry are thread-safe). All pointers are borrowed and must outlive the router. */
@@ -22,10 +23,15 @@ struct api_ctx {
 	struct auth *auth;
 	const struct discovery *disc;
 	const struct openapi *openapi;
+	struct nodeproxy *nodeproxy;   /* pods/log and pods/exec; NULL: they answer 503 */
 };
 
 /* Adds GET /api, /apis, /openapi/..., and every method on /api/... and /apis/... to rt. */
 int handlers_add_routes(struct router *rt, struct api_ctx *ctx, struct kc_err *err);
+
+/* For non-resource endpoints served elsewhere (/metrics): authenticates and authorizes req
+ * for its path (RBAC nonResourceURLs). Returns true, or false after answering 401/403. */
+bool handlers_check_path(struct api_ctx *ctx, struct http_req *req);
 
 /* Watches not yet released (stream open, or its store watcher not yet confirmed closed), for a
  * clean stop. Any thread. */

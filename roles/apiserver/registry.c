@@ -2,7 +2,9 @@
  * heap context ('struct op') that walks a fixed sequence of store requests (read, then a txn
  * guarded by compares), every step completing on the caller's loop; the context is freed right
  * after the user callback. Nothing is cached and nothing is shared between threads except the
- * immutable configuration and an atomic count of outstanding store requests.
+ * immutable configuration and an atomic count of outstanding store requests. A streamed list
+ * (registry_list_stream) keeps its op from page to page: between pages nothing is in flight and
+ * the caller owns the turn (registry_list_stream_next / _cancel).
  *
  * Invariants:
  *  - a value is written only by txn guarded by create_revision == 0 (create) or mod_revision ==
@@ -375,6 +377,20 @@ struct op {
 	reg_obj_cb cb;
 	reg_raw_cb rawcb;
 	reg_list_cb listcb;
+	reg_page_cb pagecb;     /* a streamed list */
+	size_t page_items;
+	size_t emit_pos;        /* streamed list with a limit: items delivered so far */
+	bool in_cb;             /* inside pagecb: a cancel frees after it returns */
+	bool cancelled;
+	bool limited;           /* the list has a limit (not with resourceVersion "0") */
+	bool emit_done;         /* the list read is complete (no more store pages) */
+	/* a streamed list without limit reads pages between keys found by one keys-only read:
+	 * page i is [bounds[i-1], bounds[i]) (from start, up to range_end at the ends), so no page
+	 * read counts the keys after it */
+	bool bounded;
+	uint8_t **bounds;
+	size_t *bound_len;
+	size_t nbounds, page_idx;
 	void *arg;
 	struct api_error err;
 };
@@ -402,12 +418,16 @@ static void op_free(struct op *o)
 	for (unsigned i = 0; i < o->ndel; i++)
 		free(o->alloc_del[i]);
 	kc_map_free(&o->used);
-	for (size_t i = 0; i < o->list.n; i++) {
+	for (size_t i = o->emit_pos; i < o->list.n; i++) {
 		mvcc_kv_free(&o->list.items[i].kv);
 		cJSON_Delete(o->list.items[i].obj);
 	}
 	free(o->list.items);
 	free(o->list.cont);
+	for (size_t i = 0; i < o->nbounds; i++)
+		free(o->bounds[i]);
+	free(o->bounds);
+	free(o->bound_len);
 	free(o);
 }
 
@@ -419,6 +439,8 @@ static void finish_err(struct op *o, struct api_error *e)
 		o->rawcb(o->arg, NULL, e);
 	else if (o->listcb)
 		o->listcb(o->arg, NULL, e);
+	else if (o->pagecb)
+		o->pagecb(o->arg, NULL, NULL, true, e);
 	op_free(o);
 }
 
@@ -550,6 +572,7 @@ static bool list_filtering(const struct op *o)
 }
 
 static void list_page(struct op *o);
+static void stream_emit(struct op *o);
 
 static void make_continue(struct op *o, const uint8_t *last_key, size_t last_len)
 {
@@ -600,7 +623,8 @@ static void list_done(struct op *o, int rc, struct mvcc_range_resp *resp, const 
 	if (rc < 0)
 		return finish_store_err(o, rc, err);
 	if (o->read_rev == 0) {
-		o->read_rev = resp->revision;
+		/* an exact read ran at lo.rv, not at the header revision: later pages must too */
+		o->read_rev = o->lo.match == REG_RV_EXACT ? o->lo.rv : resp->revision;
 		if (o->lo.match == REG_RV_NOT_OLDER && resp->revision < o->lo.rv) {
 			struct api_error e = { 0 };
 			api_err(&e, 504, "Timeout", "Too large resource version: %lld, current: %lld",
@@ -609,7 +633,7 @@ static void list_done(struct op *o, int rc, struct mvcc_range_resp *resp, const 
 		}
 	}
 	bool filtering = list_filtering(o);
-	bool want_limit = o->lo.limit > 0 && o->lo.match != REG_RV_ANY;
+	bool want_limit = o->limited;
 	size_t consumed = 0;
 	bool full = false;
 	uint8_t *last_key = NULL;
@@ -644,6 +668,7 @@ static void list_done(struct op *o, int rc, struct mvcc_range_resp *resp, const 
 		full = want_limit && (int64_t)o->list.n >= o->lo.limit;
 	}
 	bool more = resp->more || consumed < resp->nkvs;
+	bool done = true;
 	if (full && more) {
 		struct reg_item *last = &o->list.items[o->list.n - 1];
 		make_continue(o, last->kv.key, last->kv.key_len);
@@ -654,9 +679,21 @@ static void list_done(struct op *o, int rc, struct mvcc_range_resp *resp, const 
 		set_start_after(o, last_key, last_len);
 		o->lo.match = REG_RV_EXACT;
 		o->lo.rv = o->read_rev;
-		return list_page(o);
+		done = false;
+		/* a limited stream collects first: its metadata (continue) comes before the items */
+		if (!o->pagecb || want_limit || o->list.n == 0)
+			return list_page(o);
+	} else if (o->bounded && o->page_idx < o->nbounds) {
+		o->page_idx++;
+		done = false;
+		if (o->list.n == 0)
+			return list_page(o);
 	}
 	o->list.revision = o->read_rev;
+	if (o->pagecb) {
+		o->emit_done = done;
+		return stream_emit(o);
+	}
 	o->listcb(o->arg, &o->list, NULL);
 	op_free(o);
 }
@@ -671,10 +708,23 @@ static void list_page(struct op *o)
 		.revision = o->read_rev,
 	};
 	bool filtering = list_filtering(o);
-	if (o->lo.limit > 0 && o->lo.match != REG_RV_ANY && !filtering)
+	if (o->limited && !filtering)
 		req.limit = o->lo.limit - (int64_t)o->list.n;
+	else if (o->pagecb)
+		req.limit = (int64_t)o->page_items;
 	else if (filtering)
 		req.limit = LIST_PAGE;
+	if (o->bounded) {
+		if (o->page_idx > 0) {
+			req.key = o->bounds[o->page_idx - 1];
+			req.key_len = o->bound_len[o->page_idx - 1];
+		}
+		if (o->page_idx < o->nbounds) {
+			req.range_end = o->bounds[o->page_idx];
+			req.range_end_len = o->bound_len[o->page_idx];
+		}
+		req.limit = 0;
+	}
 	bool lin = o->read_rev == 0 && o->lo.match == REG_RV_UNSET;
 	if (o->read_rev == 0 && o->lo.match == REG_RV_EXACT)
 		req.revision = o->lo.rv;
@@ -734,7 +784,143 @@ void registry_list(struct registry *r, struct loop *l, const struct api_resource
 		if (parse_continue(o, lo->continue_token, &e) < 0)
 			return fail_async(o, &e);
 	}
+	o->limited = o->lo.limit > 0 && o->lo.match != REG_RV_ANY;
 	list_page(o);
+}
+
+/* ---- streamed lists --------------------------------------------------------------------- */
+
+/* Frees items [from, to) of o's list. */
+static void free_items(struct op *o, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		mvcc_kv_free(&o->list.items[i].kv);
+		cJSON_Delete(o->list.items[i].obj);
+		o->list.items[i].obj = NULL;
+	}
+}
+
+/* Delivers the next page: without a limit, the items just read (o->list, then emptied); with a
+ * limit, the next page_items of the collected items. */
+static void stream_emit(struct op *o)
+{
+	bool limited = o->limited;
+	struct reg_list page = o->list;
+	size_t from = 0, to = o->list.n;
+	if (limited) {
+		from = o->emit_pos;
+		to = o->list.n - from > o->page_items ? from + o->page_items : o->list.n;
+		page.items = o->list.items + from;
+		page.n = to - from;
+	}
+	bool last = o->emit_done && to == o->list.n;
+	o->in_cb = true;
+	o->pagecb(o->arg, (struct reg_list_stream *)o, &page, last, NULL);
+	o->in_cb = false;
+	free_items(o, from, to);
+	if (limited) {
+		o->emit_pos = to;
+	} else {
+		o->list.n = 0;
+		o->emit_pos = 0;
+	}
+	if (last || o->cancelled)
+		op_free(o);
+}
+
+static void stream_emit_later(struct loop *l, void *arg)
+{
+	(void)l;
+	stream_emit(arg);
+}
+
+/* The keys-only read of a streamed list without limit: the list's revision, and every
+ * page_items-th key as a page boundary (the keys themselves are not kept). */
+static void bounds_done(struct op *o, int rc, struct mvcc_range_resp *resp, const struct kc_err *err)
+{
+	if (rc < 0)
+		return list_done(o, rc, resp, err); /* its error answers */
+	if (o->read_rev == 0) {
+		o->read_rev = o->lo.match == REG_RV_EXACT ? o->lo.rv : resp->revision;
+		if (o->lo.match == REG_RV_NOT_OLDER && resp->revision < o->lo.rv) {
+			struct api_error e = { 0 };
+			api_err(&e, 504, "Timeout", "Too large resource version: %lld, current: %lld",
+				(long long)o->lo.rv, (long long)resp->revision);
+			return finish_err(o, &e);
+		}
+	}
+	o->lo.match = REG_RV_EXACT;
+	o->lo.rv = o->read_rev;
+	size_t nb = resp->nkvs ? (resp->nkvs - 1) / o->page_items : 0;
+	o->bounds = xcalloc(nb ? nb : 1, sizeof *o->bounds);
+	o->bound_len = xcalloc(nb ? nb : 1, sizeof *o->bound_len);
+	for (size_t j = 0; j < nb; j++) {
+		const struct mvcc_kv *kv = &resp->kvs[(j + 1) * o->page_items];
+		o->bounds[j] = xmalloc(kv->key_len + 1);
+		memcpy(o->bounds[j], kv->key, kv->key_len);
+		o->bounds[j][kv->key_len] = 0;
+		o->bound_len[j] = kv->key_len;
+	}
+	o->nbounds = nb;
+	o->bounded = true;
+	o->page_idx = 0;
+	list_page(o);
+}
+
+void registry_list_stream(struct registry *r, struct loop *l, const struct api_resource *res,
+			  const struct reg_list_opts *lo, size_t page_items, reg_page_cb cb,
+			  void *arg)
+{
+	struct op *o = op_new(r, l, res, OP_LIST, lo->ns, NULL);
+	o->pagecb = cb;
+	o->arg = arg;
+	o->page_items = page_items ? page_items : LIST_PAGE;
+	o->lo = *lo;
+	o->list.remaining = -1;
+	struct api_error e = { 0 };
+	int n = registry_key(res, o->ns, NULL, o->prefix, sizeof o->prefix);
+	if (n < 0) {
+		api_err(&e, 400, "BadRequest", "namespace too long");
+		return fail_async(o, &e);
+	}
+	o->prefix_len = (size_t)n;
+	o->range_end_len = mvcc_prefix_end(o->prefix, o->prefix_len, (uint8_t *)o->range_end);
+	memcpy(o->start, o->prefix, o->prefix_len);
+	o->start_len = o->prefix_len;
+	if (lo->continue_token && *lo->continue_token) {
+		if (parse_continue(o, lo->continue_token, &e) < 0)
+			return fail_async(o, &e);
+	}
+	o->limited = o->lo.limit > 0 && o->lo.match != REG_RV_ANY;
+	if (o->limited)
+		return list_page(o);
+	struct mvcc_range_req req = {
+		.key = o->start,
+		.key_len = o->start_len,
+		.range_end = o->range_end,
+		.range_end_len = o->range_end_len,
+		.revision = o->read_rev ? o->read_rev : o->lo.match == REG_RV_EXACT ? o->lo.rv : 0,
+		.keys_only = true,
+	};
+	do_range(o, &req, o->read_rev == 0 && o->lo.match == REG_RV_UNSET, bounds_done);
+}
+
+void registry_list_stream_next(struct reg_list_stream *s)
+{
+	struct op *o = (struct op *)s;
+	if (o->emit_done)
+		loop_call(o->loop, stream_emit_later, o);  /* collected items: no store read */
+	else
+		list_page(o);
+}
+
+void registry_list_stream_cancel(struct reg_list_stream *s)
+{
+	struct op *o = (struct op *)s;
+	if (o->in_cb)
+		o->cancelled = true;  /* freed when the callback returns */
+	else
+		op_free(o);
 }
 
 /* ---- writes: the txn ------------------------------------------------------------------- */

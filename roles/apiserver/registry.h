@@ -182,6 +182,30 @@ typedef void (*reg_list_cb)(void *arg, struct reg_list *list, const struct api_e
 void registry_list(struct registry *r, struct loop *l, const struct api_resource *res,
 		   const struct reg_list_opts *o, reg_list_cb cb, void *arg);
 
+/* A list delivered in pages, so that neither the items nor the response of a large list are
+ * ever held whole, and the loop serves other requests between pages. Every page is read at the
+ * one revision of the list (page->revision, the same on every page), so the pages together are
+ * exactly the snapshot registry_list would return, items and metadata alike: page->cont and
+ * page->remaining are final on the first page. Without a limit, one keys-only read first fixes
+ * the revision and every 'page_items'-th key (the keys are not kept); each page then holds the
+ * matching items among the next 'page_items' stored keys (a filtered page with no match is not
+ * delivered unless it is the last). With a limit the items (at most 'limit') are collected
+ * first, then delivered 'page_items' at a time.
+ *
+ * cb runs on l's thread, never inside the issuing call, with page borrowed for the call (its
+ * items are freed after it returns). After a page with last == false the caller continues
+ * with exactly one of registry_list_stream_next or registry_list_stream_cancel, from inside
+ * cb or later on the same thread. An error (e set, page NULL) ends the stream, possibly after
+ * some pages (e.g. the list's revision was compacted meanwhile); the stream is then gone. */
+struct reg_list_stream;
+typedef void (*reg_page_cb)(void *arg, struct reg_list_stream *s, struct reg_list *page, bool last,
+			    const struct api_error *e);
+void registry_list_stream(struct registry *r, struct loop *l, const struct api_resource *res,
+			  const struct reg_list_opts *o, size_t page_items, reg_page_cb cb,
+			  void *arg);
+void registry_list_stream_next(struct reg_list_stream *s);
+void registry_list_stream_cancel(struct reg_list_stream *s);
+
 /* Whether a stored object (parsed) matches the selectors (NULL selectors match). */
 bool registry_matches(const cJSON *obj, const struct label_selector *ls,
 		      const struct field_selector *fs);

@@ -30,6 +30,7 @@
 #include "net/tls.h"
 #include "roles/apiserver/schema.h"
 #include "roles/client/kapply.h"
+#include "roles/client/kexec.h"
 #include "roles/client/kprint.h"
 #include "roles/client/kubeconfig.h"
 #include "roles/client/rest.h"
@@ -85,6 +86,7 @@ struct kctl {
 	bool no_headers;
 	bool ignore_not_found;
 	bool all;
+	bool exec_stdin, exec_tty;
 	char *args[MAX_ARGS];
 	size_t nargs;
 	/* connection */
@@ -173,6 +175,7 @@ static int parse_flags(struct kctl *k, int argc, char **argv)
 {
 	bool logs = strcmp(k->verb, "logs") == 0;
 	bool patch = strcmp(k->verb, "patch") == 0;
+	bool exec = strcmp(k->verb, "exec") == 0;
 	k->wait = true;
 	k->tail = -1;
 	for (int i = 0; i < argc; i++) {
@@ -188,7 +191,13 @@ static int parse_flags(struct kctl *k, int argc, char **argv)
 			k->args[k->nargs++] = argv[i];
 			continue;
 		}
-		if (flag_value(argv, argc, &i, "-n", "--namespace", &v)) {
+		if (exec && (strcmp(a, "-it") == 0 || strcmp(a, "-ti") == 0)) {
+			k->exec_stdin = k->exec_tty = true;
+		} else if (exec && (bool_flag(a, "-i", &k->exec_stdin) ||
+				    bool_flag(a, "--stdin", &k->exec_stdin) ||
+				    bool_flag(a, "-t", &k->exec_tty) ||
+				    bool_flag(a, "--tty", &k->exec_tty))) {
+		} else if (flag_value(argv, argc, &i, "-n", "--namespace", &v)) {
 			k->ns_flag = v;
 		} else if (flag_value(argv, argc, &i, "-o", "--output", &v)) {
 			k->output = v;
@@ -1647,6 +1656,21 @@ static int cmd_logs(struct kctl *k)
 	return rc;
 }
 
+/* ---- exec ---- */
+
+static int cmd_exec(struct kctl *k)
+{
+	if (!k->nargs)
+		return usage_error("expected 'exec POD_NAME COMMAND [ARG1] [ARG2] ... [ARGN]'.\n"
+				   "POD_NAME and COMMAND are required arguments for the exec command");
+	if (k->nargs < 2)
+		return fail("you must specify at least one command for the container");
+	struct kexec_opts o = { .kc = &k->kc, .rest = k->rest, .ns = k->ns, .pod = k->args[0],
+				.container = k->container, .stdin_ = k->exec_stdin,
+				.tty = k->exec_tty, .cmd = k->args + 1, .ncmd = k->nargs - 1 };
+	return kc_kexec_run(&o);
+}
+
 /* ---- rollout ---- */
 
 static int cmd_rollout(struct kctl *k)
@@ -1783,13 +1807,14 @@ static void usage(FILE *out)
 	fputs("kc kubectl - the everyday kubectl commands, built into kc\n\n"
 	      "Usage: kc kubectl COMMAND [args] [flags]\n\n"
 	      "Commands: get, describe, create, apply, replace, delete, patch, label, annotate,\n"
-	      "          scale, logs, rollout status|restart, api-resources, version\n\n"
+	      "          scale, logs, exec, rollout status|restart, api-resources, version\n\n"
 	      "Flags: -n/--namespace NS, -A, -o json|yaml|wide|name|jsonpath=..., -l SELECTOR,\n"
 	      "       --field-selector S, -f FILE|DIR|-, -w, --kubeconfig F, --context C,\n"
 	      "       --data-dir D (kubeconfig D/kubeconfig when none is found), --replicas N,\n"
 	      "       -c CONTAINER, --tail N, --previous, --timestamps, -p PATCH --type T,\n"
 	      "       --overwrite, --grace-period N, --force, --wait=false, --show-labels,\n"
-	      "       --no-headers, --ignore-not-found, --all\n",
+	      "       --no-headers, --ignore-not-found, --all,\n"
+	      "       exec POD [-c C] [-i] [-t] -- COMMAND [ARGS...]\n",
 	      out);
 }
 
@@ -1806,7 +1831,7 @@ int kc_kubectl_main(int argc, char **argv)
 		return rc;
 	static const char *const verbs[] = { "get", "describe", "create", "apply", "replace",
 					     "delete", "patch", "label", "annotate", "scale",
-					     "logs", "rollout", "api-resources", "version" };
+					     "logs", "exec", "rollout", "api-resources", "version" };
 	bool known = false;
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
 		known |= strcmp(verbs[i], k.verb) == 0;
@@ -1828,6 +1853,7 @@ int kc_kubectl_main(int argc, char **argv)
 		     : strcmp(v, "annotate") == 0	 ? cmd_label(&k, true)
 		     : strcmp(v, "scale") == 0	 ? cmd_scale(&k)
 		     : strcmp(v, "logs") == 0		 ? cmd_logs(&k)
+		     : strcmp(v, "exec") == 0		 ? cmd_exec(&k)
 		     : strcmp(v, "rollout") == 0	 ? cmd_rollout(&k)
 		     : strcmp(v, "api-resources") == 0 ? cmd_api_resources(&k)
 							 : cmd_version(&k);

@@ -1,18 +1,26 @@
 /* apiload.c - the API server's figures under the issue's conditions: N stored pods, a steady
  * background churn of W writes/s, and at the same time
- *   get     one GET of a random pod at a time            (p50/p99)
+ *   get     G concurrent GETs of random pods (G getters, each one at a time) (p50/p99)
  *   list    one list of all pods at a time, plain JSON   (p50/p99)
  *   create  C creates/s of new pods                       (p50/p99)
  *   watch   delivery delay of each churn write's event on a pod watch: event arrival minus the
  *           write's acknowledgement (the commit happened before the ack), and minus its send
- * over a measurement window of D seconds, on one event loop with keep-alive connections,
- * authenticated with the kubeconfig's credentials.
+ * over a measurement window of D seconds, with keep-alive connections authenticated with the
+ * kubeconfig's credentials. Lists run on a thread of their own (own loop, own connection), so
+ * that receiving a 10 MB list does not delay the timing of the small calls. At the end the watch
+ * stays open up to 5 s more for the events of acknowledged writes still in flight; an event
+ * missing after that is a lost event (an error).
  *
  *   apiload --kubeconfig F [--pods 10000] [--churn 20] [--creates 10] [--duration 20]
- *           [--namespace bench] [--fill-clients 32] [--skip-fill]
+ *           [--getters 4] [--namespace bench] [--fill-clients 32] [--skip-fill]
+ *
+ * Several getters (connections) land on every API loop thread of the server, so a get that
+ * shares its loop with a list is measured too.
  *
  * Output: one RESULT line per measure: "RESULT <what> n p50_ms p99_ms max_ms". */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,7 +85,7 @@ struct bench {
 	struct kc_kubeconfig kc;
 	char auth[8200];
 	const char *ns;
-	unsigned pods, churn, creates, duration_s, fill_clients;
+	unsigned pods, churn, creates, duration_s, fill_clients, getters;
 	bool measuring, stopping;
 	bool phase_done; /* loop_stop is final: phases run loop_run_once until this is set */
 	/* fill */
@@ -95,6 +103,13 @@ struct bench {
 	unsigned errors;
 	char first_error[300];
 	int outstanding;
+	/* the list thread */
+	pthread_t list_thread;
+	struct tls_client_config *tls;
+	_Atomic bool list_stop;
+	unsigned list_errors;
+	char list_error[300];
+	bool draining; /* after the window: waiting for the last watch events */
 };
 
 static void run_phase(struct bench *b)
@@ -127,11 +142,16 @@ static void note_error(struct bench *b, const char *what, int rc, int status, co
 		       const char *body)
 {
 	b->errors++;
+	fprintf(stderr, "apiload: error: %s: rc=%d status=%d %s %.300s\n", what, rc, status,
+		err ? err->msg : "", body ? body : "");
 	if (!b->first_error[0])
 		snprintf(b->first_error, sizeof b->first_error, "%s: rc=%d status=%d %s %.150s", what,
 			 rc, status, err ? err->msg : "", body ? body : "");
 }
 
+/* The pods are stored objects for the API's figures, not workloads: a schedulerName that no
+ * scheduler serves keeps them Pending and unbound, so kc's scheduler and node agent (with
+ * --role=all) leave them alone, as they would 10,000 pods waiting for a custom scheduler. */
 static void pod_body(struct kc_str *out, const char *name)
 {
 	kc_str_addf(out,
@@ -142,7 +162,7 @@ static void pod_body(struct kc_str *out, const char *name)
 		    "[\"sleep\",\"3600\"],\"ports\":[{\"containerPort\":8080,\"name\":\"http\"}],"
 		    "\"env\":[{\"name\":\"MODE\",\"value\":\"bench\"}],\"resources\":{\"requests\":"
 		    "{\"cpu\":\"10m\",\"memory\":\"16Mi\"},\"limits\":{\"memory\":\"32Mi\"}}}],"
-		    "\"nodeName\":\"\"}}",
+		    "\"schedulerName\":\"kc-bench-unscheduled\"}}",
 		    name);
 }
 
@@ -187,7 +207,6 @@ static void fill_more(struct bench *b)
 /* ---- measurement ---- */
 
 static void issue_get(struct bench *b);
-static void issue_list(struct bench *b);
 
 static void get_done(struct http_client_req *req, int rc, struct http_client_response *resp,
 		     const struct kc_err *err, void *arg)
@@ -197,10 +216,9 @@ static void get_done(struct http_client_req *req, int rc, struct http_client_res
 	struct bench *b = c->b;
 	uint64_t t = now_ns();
 	if (rc < 0 || resp->status != 200)
-		note_error(b, c->kind == 1 ? "get" : "list", rc, resp->status, err, resp->body);
+		note_error(b, "get", rc, resp->status, err, resp->body);
 	else if (b->measuring)
-		lat_add(c->kind == 1 ? &b->get : &b->list, t - c->t0);
-	int kind = c->kind;
+		lat_add(&b->get, t - c->t0);
 	free(c);
 	b->outstanding--;
 	if (b->stopping) {
@@ -208,10 +226,7 @@ static void get_done(struct http_client_req *req, int rc, struct http_client_res
 			b->phase_done = true;
 		return;
 	}
-	if (kind == 1)
-		issue_get(b);
-	else
-		issue_list(b);
+	issue_get(b);
 }
 
 static void issue_get(struct bench *b)
@@ -225,14 +240,73 @@ static void issue_get(struct bench *b)
 	submit(b, "GET", path, NULL, NULL, c, get_done);
 }
 
-static void issue_list(struct bench *b)
+/* ---- lists, on their own thread ---- */
+
+struct lister {
+	struct bench *b;
+	struct loop *l;
+	struct http_client *c;
+	bool done;
+	uint64_t t0;
+};
+
+static void list_submit(struct lister *ls);
+
+static void list_done(struct http_client_req *req, int rc, struct http_client_response *resp,
+		      const struct kc_err *err, void *arg)
 {
-	char path[256];
-	snprintf(path, sizeof path, "/api/v1/pods");
-	struct call *c = xcalloc(1, sizeof *c);
-	c->b = b;
-	c->kind = 2;
-	submit(b, "GET", path, NULL, NULL, c, get_done);
+	(void)req;
+	struct lister *ls = arg;
+	struct bench *b = ls->b;
+	uint64_t t = now_ns();
+	if (rc < 0 || resp->status != 200) {
+		fprintf(stderr, "apiload: error: list: rc=%d status=%d %s %.300s\n", rc,
+			rc < 0 ? 0 : resp->status, err ? err->msg : "", rc < 0 ? "" : resp->body);
+		if (!b->list_errors++)
+			snprintf(b->list_error, sizeof b->list_error, "list: rc=%d status=%d %s", rc,
+				 rc < 0 ? 0 : resp->status, err ? err->msg : "");
+	} else {
+		lat_add(&b->list, t - ls->t0);
+	}
+	if (atomic_load(&b->list_stop))
+		ls->done = true;
+	else
+		list_submit(ls);
+}
+
+static void list_submit(struct lister *ls)
+{
+	struct bench *b = ls->b;
+	char url[700];
+	snprintf(url, sizeof url, "%s/api/v1/pods", b->kc.server);
+	struct http_client_header h[2] = { { "Accept", "application/json" } };
+	size_t nh = 1;
+	if (b->auth[0])
+		h[nh++] = (struct http_client_header){ "Authorization", b->auth };
+	struct http_client_request r = { .method = "GET", .url = url, .headers = h, .nheaders = nh,
+					 .on_done = list_done, .arg = ls, .timeout_ms = 60000 };
+	struct kc_err err = { 0 };
+	ls->t0 = now_ns();
+	if (http_client_submit(ls->c, &r, NULL, &err) < 0) {
+		fprintf(stderr, "apiload: list: %s\n", err.msg);
+		exit(1);
+	}
+}
+
+static void *list_main(void *arg)
+{
+	struct bench *b = arg;
+	struct lister ls = { .b = b };
+	ls.l = loop_new(NULL);
+	struct http_client_config cfg = { .tls = b->tls, .max_conns = 4, .max_idle_per_origin = 2 };
+	ls.c = http_client_new(ls.l, &cfg);
+	list_submit(&ls);
+	while (!ls.done)
+		if (loop_run_once(ls.l, 100) < 0)
+			break;
+	http_client_free(ls.c);
+	loop_free(ls.l);
+	return NULL;
 }
 
 static void write_done(struct http_client_req *req, int rc, struct http_client_response *resp,
@@ -296,6 +370,15 @@ static void create_tick(struct loop *l, struct loop_timer *t)
 	loop_timer_start(l, t, 1000 / b->creates);
 }
 
+/* Acknowledged churn writes whose event has not arrived (yet). */
+static unsigned missing_events(const struct bench *b)
+{
+	unsigned missed = 0;
+	for (unsigned s = 1; s <= b->seq && s < MAX_SEQ; s++)
+		missed += b->seq_acked[s] && !b->seq_seen[s];
+	return missed;
+}
+
 static void watch_data(struct http_client_req *req, const char *data, size_t len, void *arg)
 {
 	(void)req;
@@ -312,17 +395,19 @@ static void watch_data(struct http_client_req *req, const char *data, size_t len
 			unsigned seq = s ? (unsigned)strtoul(s, NULL, 10) : 0;
 			if (seq && seq < MAX_SEQ && !b->seq_seen[seq] && b->seq_sent[seq]) {
 				b->seq_seen[seq] = t;
-				if (b->measuring) {
-					lat_add(&b->watch_send, t - b->seq_sent[seq]);
-					/* the ack may arrive after the event: count that as 0 */
-					uint64_t ack = b->seq_acked[seq];
-					lat_add(&b->watch_ack, ack && t > ack ? t - ack : 0);
-				}
+				/* every churn write was sent inside the window: count its event even
+				 * when it arrives after the window closed */
+				lat_add(&b->watch_send, t - b->seq_sent[seq]);
+				/* the ack may arrive after the event: count that as 0 */
+				uint64_t ack = b->seq_acked[seq];
+				lat_add(&b->watch_ack, ack && t > ack ? t - ack : 0);
 			}
 		}
 		cJSON_Delete(ev);
 		kc_str_consume(&b->watch_buf, n + 1);
 	}
+	if (b->draining && !missing_events(b))
+		b->phase_done = true;
 }
 
 static void watch_done(struct http_client_req *req, int rc, struct http_client_response *resp,
@@ -331,8 +416,10 @@ static void watch_done(struct http_client_req *req, int rc, struct http_client_r
 	(void)req;
 	struct bench *b = arg;
 	b->watch_req = NULL;
-	if (!b->stopping)
+	if (!b->stopping || b->draining) {
 		note_error(b, "watch ended", rc, resp->status, err, resp->body);
+		b->phase_done = true;
+	}
 }
 
 static void end_tick(struct loop *l, struct loop_timer *t)
@@ -341,11 +428,16 @@ static void end_tick(struct loop *l, struct loop_timer *t)
 	struct bench *b = t->data;
 	b->measuring = false;
 	b->stopping = true;
-	if (b->watch_req)
-		http_client_cancel(b->watch_req);
-	b->watch_req = NULL;
+	atomic_store(&b->list_stop, true);
 	if (!b->outstanding)
 		b->phase_done = true;
+}
+
+static void drain_tick(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	struct bench *b = t->data;
+	b->phase_done = true;
 }
 
 static void submit(struct bench *b, const char *method, const char *path, const char *ctype,
@@ -403,7 +495,8 @@ static int blocking(struct bench *b, struct tls_client_config *tls, const char *
 int main(int argc, char **argv)
 {
 	struct bench b = { .pods = 10000, .churn = 20, .creates = 10, .duration_s = 20,
-			   .fill_clients = 32, .ns = "bench", .rng = 88172645463325252ull };
+			   .fill_clients = 32, .getters = 4, .ns = "bench",
+			   .rng = 88172645463325252ull };
 	const char *kubeconfig = NULL;
 	bool skip_fill = false;
 	for (int i = 1; i < argc; i++) {
@@ -431,12 +524,14 @@ int main(int argc, char **argv)
 			b.ns = v;
 		else if (strcmp(a, "--fill-clients") == 0)
 			b.fill_clients = (unsigned)atoi(v);
+		else if (strcmp(a, "--getters") == 0)
+			b.getters = (unsigned)atoi(v);
 		else {
 			fprintf(stderr, "apiload: unknown flag %s\n", a);
 			return 2;
 		}
 	}
-	if (!b.pods || !b.churn || !b.creates || !b.duration_s || !b.fill_clients) {
+	if (!b.pods || !b.churn || !b.creates || !b.duration_s || !b.fill_clients || !b.getters) {
 		fprintf(stderr, "apiload: counts and rates must be > 0\n");
 		return 2;
 	}
@@ -454,6 +549,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "apiload: %s\n", err.msg);
 		return 2;
 	}
+	b.tls = tls;
 	b.l = loop_new(NULL);
 	struct http_client_config cfg = { .tls = tls, .max_conns = 128, .max_idle_per_origin = 64 };
 	b.c = http_client_new(b.l, &cfg);
@@ -504,8 +600,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.measuring = true;
-	issue_get(&b);
-	issue_list(&b);
+	for (unsigned i = 0; i < b.getters; i++)
+		issue_get(&b);
+	if (pthread_create(&b.list_thread, NULL, list_main, &b) != 0) {
+		fprintf(stderr, "apiload: cannot start the list thread\n");
+		return 1;
+	}
 	loop_timer_init(&b.churn_t, churn_tick, &b);
 	loop_timer_init(&b.create_t, create_tick, &b);
 	loop_timer_init(&b.end_t, end_tick, &b);
@@ -515,16 +615,35 @@ int main(int argc, char **argv)
 	run_phase(&b);
 	loop_timer_stop(b.l, &b.churn_t);
 	loop_timer_stop(b.l, &b.create_t);
+	pthread_join(b.list_thread, NULL);
+	/* the events of the last acknowledged writes may still be on their way */
+	unsigned late = missing_events(&b);
+	if (late && b.watch_req) {
+		struct loop_timer drain_t;
+		loop_timer_init(&drain_t, drain_tick, &b);
+		loop_timer_start(b.l, &drain_t, 5000);
+		b.draining = true;
+		run_phase(&b);
+		b.draining = false;
+		loop_timer_stop(b.l, &drain_t);
+	}
+	if (b.watch_req)
+		http_client_cancel(b.watch_req);
+	b.watch_req = NULL;
+	if (b.list_errors) {
+		b.errors += b.list_errors;
+		if (!b.first_error[0])
+			snprintf(b.first_error, sizeof b.first_error, "%s", b.list_error);
+	}
 
 	lat_report("get", &b.get);
 	lat_report("list", &b.list);
 	lat_report("create", &b.create);
 	lat_report("watch_after_ack", &b.watch_ack);
 	lat_report("watch_after_send", &b.watch_send);
-	unsigned missed = 0;
-	for (unsigned s = 1; s <= b.seq && s < MAX_SEQ; s++)
-		missed += b.seq_acked[s] && !b.seq_seen[s];
-	printf("RESULT errors %u missed_watch_events %u%s%s\n", b.errors, missed,
+	unsigned missed = missing_events(&b);
+	printf("RESULT errors %u missed_watch_events %u (%u still in flight at the end of the "
+	       "window)%s%s\n", b.errors + missed, missed, late,
 	       b.first_error[0] ? " first: " : "", b.first_error);
 	struct http_client_stats cs;
 	http_client_get_stats(b.c, &cs);
@@ -543,5 +662,5 @@ int main(int argc, char **argv)
 	free(b.watch_ack.v);
 	free(b.watch_send.v);
 	kc_str_free(&b.watch_buf);
-	return b.errors ? 1 : 0;
+	return b.errors || missed ? 1 : 0;
 }

@@ -7,4 +7,5 @@ mkdir -p build/bench
 	sh tests/bench/bench_binary.sh
 	sh tests/bench/bench_http.sh
 	sh tests/bench/bench_store.sh
+	sh tests/bench/bench_api.sh
 } 2>&1 | tee build/bench/results.txt

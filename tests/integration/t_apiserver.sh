@@ -23,13 +23,24 @@ out=$(curl -fsS --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/version")
 if printf '%s' "$out" | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["major"]=="1" and v["minor"]=="32" and "+kc" in v["gitVersion"]'; then
 	pass "/version reports 1.32 and kc's version"
 else fail "/version reports 1.32 and kc's version" "$out"; fi
-code=$(curl -sS -o "$T_TMP/404.json" -w '%{http_code}' --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/api/v1/namespaces/x/pods/y")
+ADMIN="Authorization: Bearer $(cat "$D/tls/admin.token")"
+code=$(curl -sS -o "$T_TMP/404.json" -w '%{http_code}' -H "$ADMIN" --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/api/v1/namespaces/x/pods/y")
 if [ "$code" = 404 ] && python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["kind"]=="Status" and s["code"]==404 and s["reason"]=="NotFound"' "$T_TMP/404.json"; then
+	pass "missing object: 404 Status"
+else fail "missing object: 404 Status" "$code $(cat "$T_TMP/404.json")"; fi
+code=$(curl -sS -o "$T_TMP/404b.json" -w '%{http_code}' -H "$ADMIN" --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/no/such/path")
+if [ "$code" = 404 ] && python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["kind"]=="Status" and s["code"]==404' "$T_TMP/404b.json"; then
 	pass "unknown path: 404 Status"
-else fail "unknown path: 404 Status" "$code $(cat "$T_TMP/404.json")"; fi
+else fail "unknown path: 404 Status" "$code $(cat "$T_TMP/404b.json")"; fi
+code=$(curl -sS -o "$T_TMP/403.json" -w '%{http_code}' --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/api/v1/namespaces/x/pods/y")
+if [ "$code" = 403 ] && grep -q 'User \\"system:anonymous\\" cannot get resource \\"pods\\"' "$T_TMP/403.json"; then
+	pass "anonymous request: 403 Status"
+else fail "anonymous request: 403 Status" "$code $(cat "$T_TMP/403.json")"; fi
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/version")
 if [ "$code" = 405 ]; then pass "wrong method: 405"; else fail "wrong method: 405" "$code"; fi
-out=$(curl -fsS --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/metrics")
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/metrics")
+if [ "$code" = 403 ]; then pass "/metrics: not for anonymous users"; else fail "/metrics: not for anonymous users" "$code"; fi
+out=$(curl -fsS -H "$ADMIN" --cacert "$D/tls/ca.crt" "https://127.0.0.1:$API/metrics")
 case $out in *"kc_build_info{"*"process_resident_memory_bytes "*) pass "/metrics serves Prometheus text" ;; *) fail "/metrics serves Prometheus text" "$out" ;; esac
 
 # the real kubectl, with nothing but the kubeconfig kc wrote

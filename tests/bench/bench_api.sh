@@ -1,0 +1,74 @@
+#!/bin/sh
+# bench_api.sh - the API server's figures (issue 4) with build/bench/apiload against
+# `kc server --role=all --disable-agent` on loopback (no node agent: nothing touches the host's
+# network, and no pod is meant to run): 10,000 stored pods, 20 writes/s of churn, and meanwhile
+# gets (4 getters), lists of all pods (one at a time, own thread), 10 creates/s and a pod watch,
+# for BENCH_API_SECONDS (20). Then the process's RSS with the pods stored, and the TLS record
+# ciphers' bulk speed (build/bench/gcmspeed). Prints the RESULT lines next to the issue's
+# targets and the Kubernetes SLOs. KC=path/to/kc, APILOAD=..., GCMSPEED=..., BENCH_API_PODS.
+# kc is started here and stopped by its pid.
+cd "$(dirname "$0")/../.." || exit 1
+set -u
+KC=${KC:-./kc}
+APILOAD=${APILOAD:-build/bench/apiload}
+GCMSPEED=${GCMSPEED:-build/bench/gcmspeed}
+PODS=${BENCH_API_PODS:-10000}
+SECS=${BENCH_API_SECONDS:-20}
+tmp=$(mktemp -d /tmp/kc-bench-api.XXXXXX)
+kpid=""
+cleanup() {
+	if [ -n "$kpid" ]; then
+		kill "$kpid" 2>/dev/null
+		i=0
+		while kill -0 "$kpid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+for b in "$APILOAD" "$GCMSPEED"; do
+	if [ ! -x "$b" ]; then
+		make -s "$b" || { echo "cannot build $b"; exit 1; }
+	fi
+done
+[ -x "$KC" ] || { echo "no kc binary at $KC"; exit 1; }
+
+echo "== TLS record ciphers (16 KiB records through mbedTLS's cipher layer)"
+"$GCMSPEED"
+
+API=$(port)
+"$KC" server --role=all --disable-agent --data-dir "$tmp/data" --bind-address 127.0.0.1 --api-port "$API" \
+	--store-port "$(port)" --peer-port "$(port)" --kubelet-port "$(port)" >"$tmp/kc.log" 2>&1 &
+kpid=$!
+i=0
+until [ -f "$tmp/data/kubeconfig" ] &&
+	curl -sf -m 2 --cacert "$tmp/data/tls/ca.crt" "https://127.0.0.1:$API/readyz" >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 300 ] || ! kill -0 "$kpid" 2>/dev/null; then
+		echo "kc did not start"
+		tail -5 "$tmp/kc.log"
+		exit 1
+	fi
+	sleep 0.1
+done
+
+echo "== API server: $PODS pods, 20 writes/s churn, ${SECS}s (kc server --role=all, loopback, TLS)"
+"$APILOAD" --kubeconfig "$tmp/data/kubeconfig" --pods "$PODS" --duration "$SECS" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+cat "$tmp/out"
+rss=$(awk '/^VmRSS/ {print $2}' "/proc/$kpid/status")
+echo "RESULT rss_kb $rss"
+# RESULT <what> n p50 p99 max
+awk -v rss="$rss" '
+	/^RESULT get /             { printf "get p99 %s ms (target 5 ms; Kubernetes SLO 1000 ms)\n", $5 }
+	/^RESULT list /            { printf "list-all-pods p99 %s ms (target 200 ms; Kubernetes SLO 30000 ms)\n", $5 }
+	/^RESULT create /          { printf "create p99 %s ms (target 20 ms; Kubernetes SLO 1000 ms)\n", $5 }
+	/^RESULT watch_after_ack / { printf "watch delivery p99 %s ms after the write was acknowledged (target 10 ms)\n", $5 }
+	END                        { printf "RSS %.0f MB with the pods stored (target 150 MB)\n", rss / 1024 }
+' "$tmp/out"
+if [ $rc -ne 0 ]; then
+	echo "apiload failed (exit $rc)"
+	tail -5 "$tmp/err"
+	exit 1
+fi
