@@ -762,29 +762,40 @@ out:
 	return rc;
 }
 
-void registry_list(struct registry *r, struct loop *l, const struct api_resource *res,
-		   const struct reg_list_opts *lo, reg_list_cb cb, void *arg)
+/* The set-up both list forms share: options, key range, continue token. Returns false after
+ * failing o (asynchronously) on bad input. */
+static bool list_setup(struct op *o, const struct api_resource *res,
+		       const struct reg_list_opts *lo)
 {
-	struct op *o = op_new(r, l, res, OP_LIST, lo->ns, NULL);
-	o->listcb = cb;
-	o->arg = arg;
 	o->lo = *lo;
 	o->list.remaining = -1;
 	struct api_error e = { 0 };
 	int n = registry_key(res, o->ns, NULL, o->prefix, sizeof o->prefix);
 	if (n < 0) {
 		api_err(&e, 400, "BadRequest", "namespace too long");
-		return fail_async(o, &e);
+		fail_async(o, &e);
+		return false;
 	}
 	o->prefix_len = (size_t)n;
 	o->range_end_len = mvcc_prefix_end(o->prefix, o->prefix_len, (uint8_t *)o->range_end);
 	memcpy(o->start, o->prefix, o->prefix_len);
 	o->start_len = o->prefix_len;
-	if (lo->continue_token && *lo->continue_token) {
-		if (parse_continue(o, lo->continue_token, &e) < 0)
-			return fail_async(o, &e);
+	if (lo->continue_token && *lo->continue_token && parse_continue(o, lo->continue_token, &e) < 0) {
+		fail_async(o, &e);
+		return false;
 	}
 	o->limited = o->lo.limit > 0 && o->lo.match != REG_RV_ANY;
+	return true;
+}
+
+void registry_list(struct registry *r, struct loop *l, const struct api_resource *res,
+		   const struct reg_list_opts *lo, reg_list_cb cb, void *arg)
+{
+	struct op *o = op_new(r, l, res, OP_LIST, lo->ns, NULL);
+	o->listcb = cb;
+	o->arg = arg;
+	if (!list_setup(o, res, lo))
+		return;
 	list_page(o);
 }
 
@@ -875,23 +886,8 @@ void registry_list_stream(struct registry *r, struct loop *l, const struct api_r
 	o->pagecb = cb;
 	o->arg = arg;
 	o->page_items = page_items ? page_items : LIST_PAGE;
-	o->lo = *lo;
-	o->list.remaining = -1;
-	struct api_error e = { 0 };
-	int n = registry_key(res, o->ns, NULL, o->prefix, sizeof o->prefix);
-	if (n < 0) {
-		api_err(&e, 400, "BadRequest", "namespace too long");
-		return fail_async(o, &e);
-	}
-	o->prefix_len = (size_t)n;
-	o->range_end_len = mvcc_prefix_end(o->prefix, o->prefix_len, (uint8_t *)o->range_end);
-	memcpy(o->start, o->prefix, o->prefix_len);
-	o->start_len = o->prefix_len;
-	if (lo->continue_token && *lo->continue_token) {
-		if (parse_continue(o, lo->continue_token, &e) < 0)
-			return fail_async(o, &e);
-	}
-	o->limited = o->lo.limit > 0 && o->lo.match != REG_RV_ANY;
+	if (!list_setup(o, res, lo))
+		return;
 	if (o->limited)
 		return list_page(o);
 	struct mvcc_range_req req = {
