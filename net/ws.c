@@ -530,9 +530,22 @@ static void ws_process(struct ws_conn *ws, const uint8_t *data, size_t n)
 	}
 }
 
+/* The bytes that came with the upgrade (ws_conn_new's leftover) go first, whichever callback
+ * runs first: the kick, or a read of newer bytes. */
+static void ws_process_leftover(struct ws_conn *ws)
+{
+	if (!ws->in.len)
+		return;
+	struct kc_str in = ws->in;
+	kc_str_init(&ws->in);
+	ws_process(ws, (const uint8_t *)in.buf, in.len);
+	kc_str_free(&in);
+}
+
 static void ws_read(struct ws_conn *ws)
 {
 	uint8_t buf[16384];
+	ws_process_leftover(ws);
 	while (!ws->finished && !ws->draining) {
 		unsigned want = 0;
 		ssize_t r = transport_read(ws->t, buf, sizeof buf, &want);
@@ -604,12 +617,7 @@ static void ws_kick_cb(struct loop *l, struct loop_timer *t)
 {
 	struct ws_conn *ws = t->data;
 	ws->busy++;
-	if (ws->in.len) {
-		struct kc_str in = ws->in;
-		kc_str_init(&ws->in);
-		ws_process(ws, (const uint8_t *)in.buf, in.len);
-		kc_str_free(&in);
-	}
+	ws_process_leftover(ws);
 	if (!ws->finished && !ws->draining && transport_pending(ws->t))
 		ws_read(ws);
 	if (!ws->finished && ws->congested && out_pending(ws) <= ws->cfg.high_water / 2) {
