@@ -326,11 +326,7 @@ static int upgrade(const struct kc_kubeconfig *kc, const char *path, struct tran
 	struct transport *t = NULL;
 	if (u.tls) {
 		struct tls_client_config *tls = NULL;
-		struct tls_client_opts o = {.ca = kc->ca,
-					    .cert = kc->cert,
-					    .key = kc->key,
-					    .insecure_skip_verify = kc->insecure};
-		if (tls_client_config_new(&o, &tls, &err) < 0) {
+		if (kubeconfig_tls(kc, &tls, &err) < 0) {
 			close(fd);
 			return xfail("%s", err.msg);
 		}

@@ -13,6 +13,7 @@
 #include "lib/str.h"
 #include "lib/x509.h"
 #include "lib/yaml.h"
+#include "net/tls.h"
 
 int kubeconfig_default_path(char *buf, size_t cap, struct kc_err *err)
 {
@@ -221,4 +222,21 @@ void kubeconfig_free(struct kc_kubeconfig *k)
 		free(k->token);
 	}
 	memset(k, 0, sizeof *k);
+}
+
+int kubeconfig_tls(const struct kc_kubeconfig *k, struct tls_client_config **out,
+		   struct kc_err *err)
+{
+	*out = NULL;
+	if (strncmp(k->server, "https://", 8) != 0)
+		return 0;
+	if (!k->ca && !k->insecure)
+		return kc_err_set(err, -KC_EINVAL, "server %s uses https but the kubeconfig has no "
+						   "certificate-authority", k->server);
+	struct tls_client_opts o = {
+		.ca = k->ca, .cert = k->cert, .key = k->key,
+		.server_name = k->tls_server_name[0] ? k->tls_server_name : NULL,
+		.insecure_skip_verify = k->insecure,
+	};
+	return tls_client_config_new(&o, out, err);
 }

@@ -33,6 +33,14 @@ int kubeconfig_load(const char *path, const char *context, struct kc_kubeconfig 
 		    struct kc_err *err);
 void kubeconfig_free(struct kc_kubeconfig *k);
 
+struct tls_client_config;
+/* The TLS client configuration the kubeconfig describes for its server: *out NULL for an
+ * http:// server, else the CA (or insecure-skip-tls-verify), the client certificate, and
+ * tls-server-name as the name to verify. Release with tls_client_config_free. Returns 0, or
+ * -KC_EINVAL for https without a CA, or the TLS layer's error. */
+int kubeconfig_tls(const struct kc_kubeconfig *k, struct tls_client_config **out,
+		   struct kc_err *err);
+
 /* The file kubeconfig_load would read for path == NULL, written into buf; -KC_ENOTFOUND when
  * none exists. */
 int kubeconfig_default_path(char *buf, size_t cap, struct kc_err *err);

@@ -811,15 +811,13 @@ static int stream_get(struct kctl *k, const char *path, const char *accept,
 	*loop_out = l;
 	struct tls_client_config *tls = NULL;
 	struct kc_err err = { 0 };
-	if (k->kc.server[4] == 's') {
-		struct tls_client_opts o = { .ca = k->kc.ca, .cert = k->kc.cert, .key = k->kc.key,
-					     .insecure_skip_verify = k->kc.insecure };
-		if (tls_client_config_new(&o, &tls, &err) < 0) {
-			loop_free(l);
-			return fail("%s", err.msg);
-		}
+	if (kubeconfig_tls(&k->kc, &tls, &err) < 0) {
+		loop_free(l);
+		return fail("%s", err.msg);
 	}
-	struct http_client_config cfg = { .tls = tls };
+	struct http_client_config cfg = {
+		.tls = tls, .tls_server_name = k->kc.tls_server_name[0] ? k->kc.tls_server_name : NULL,
+	};
 	struct http_client *c = http_client_new(l, &cfg);
 	size_t ulen = strlen(k->kc.server) + strlen(path) + 1;
 	char *url = xmalloc(ulen);

@@ -25,21 +25,10 @@ int kc_rest_new(const struct kc_kubeconfig *kc, struct kc_rest **out, struct kc_
 		return kc_err_wrap(err, "server %s", kc->server);
 	struct kc_rest *r = xcalloc(1, sizeof *r);
 	snprintf(r->server, sizeof r->server, "%s", kc->server);
-	if (u.tls) {
-		struct tls_client_opts o = {
-			.ca = kc->ca, .cert = kc->cert, .key = kc->key,
-			.insecure_skip_verify = kc->insecure,
-		};
-		if (!kc->ca && !kc->insecure) {
-			free(r);
-			return kc_err_set(err, -KC_EINVAL, "server %s uses https but the kubeconfig "
-							   "has no certificate-authority", kc->server);
-		}
-		rc = tls_client_config_new(&o, &r->tls, err);
-		if (rc < 0) {
-			free(r);
-			return rc;
-		}
+	rc = kubeconfig_tls(kc, &r->tls, err);
+	if (rc < 0) {
+		free(r);
+		return rc;
 	}
 	if (kc->token) {
 		size_t n = strlen(kc->token) + 8;

@@ -543,9 +543,7 @@ int main(int argc, char **argv)
 	if (b.kc.token)
 		snprintf(b.auth, sizeof b.auth, "Bearer %s", b.kc.token);
 	struct tls_client_config *tls = NULL;
-	struct tls_client_opts o = { .ca = b.kc.ca, .cert = b.kc.cert, .key = b.kc.key,
-				     .insecure_skip_verify = b.kc.insecure };
-	if (b.kc.server[4] == 's' && tls_client_config_new(&o, &tls, &err) < 0) {
+	if (kubeconfig_tls(&b.kc, &tls, &err) < 0) {
 		fprintf(stderr, "apiload: %s\n", err.msg);
 		return 2;
 	}
