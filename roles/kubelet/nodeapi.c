@@ -35,6 +35,7 @@
 
 #define FOLLOW_POLL_MS 200
 #define LOG_READ_MAX ((size_t)64 << 20)
+#define EXEC_SETTLE_MS 50 /* see ws_open */
 
 static void respond_text(struct http_req *req, int code, const char *msg)
 {
@@ -268,6 +269,7 @@ struct xsess {
 	int exit_code, start_rc;
 	char start_err[256];
 	struct loop_msg done;
+	struct loop_timer settle;
 	int refs;
 };
 
@@ -402,6 +404,29 @@ static void *exec_thread(void *arg)
 	return NULL;
 }
 
+/* Runs the command; the session's second reference belongs to the thread from here on. */
+static void xs_start(struct xsess *x)
+{
+	if (x->ws_gone) {
+		xs_unref(x);
+		return;
+	}
+	if (pthread_create(&x->thread, NULL, exec_thread, x) == 0) {
+		x->thread_started = true;
+	} else {
+		x->start_rc = -EAGAIN;
+		snprintf(x->start_err, sizeof x->start_err, "cannot start exec thread");
+		finish(x);
+		xs_unref(x);
+	}
+}
+
+static void xs_settled(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	xs_start(t->data);
+}
+
 static void ws_open(struct ws_conn *ws, void *arg)
 {
 	struct xsess *x = arg;
@@ -417,13 +442,14 @@ static void ws_open(struct ws_conn *ws, void *arg)
 		loop_io_start(x->k->loop, &x->err_io, EPOLLIN);
 	}
 	loop_msg_init(&x->done, exec_done, x);
-	if (pthread_create(&x->thread, NULL, exec_thread, x) == 0) {
-		x->thread_started = true;
+	/* client-go creates its streams after the upgrade and drops frames that arrive first
+	 * ("Unknown stream id"). With stdin the command's output follows the client's input, so
+	 * it cannot be early; without, the command waits a moment for the client to settle. */
+	if (x->want_in) {
+		xs_start(x);
 	} else {
-		x->start_rc = -EAGAIN;
-		snprintf(x->start_err, sizeof x->start_err, "cannot start exec thread");
-		x->refs--;
-		finish(x);
+		loop_timer_init(&x->settle, xs_settled, x);
+		loop_timer_start(x->k->loop, &x->settle, EXEC_SETTLE_MS);
 	}
 }
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import struct
 import sys
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -133,6 +134,11 @@ class Handler(BaseHTTPRequestHandler):
                     log("resize " + data[1:].decode().strip())
                 elif data[:2] == b"\xff\x00":
                     break
+        else:
+            # client-go creates its streams after the upgrade, without telling the server, and
+            # drops frames for streams it has not created yet ("Unknown stream id"). A real
+            # command takes a while to start; a fake that answers at once races the client.
+            time.sleep(0.3)
         self.send(b"\x02to-stderr\n")
         if cmd[0] == "true":
             st = {"metadata": {}, "status": "Success"}
