@@ -123,7 +123,9 @@ cluster() { # N [tls]
 		done
 	) &
 	WRITER=$!
-	sleep 1
+	# counts of acknowledged writes, not seconds: a loaded machine writes slowly
+	acked_at_least() { [ "$(wc -l <"$T_TMP/acked$TAG")" -ge "$1" ]; }
+	wait_for 60 acked_at_least 10
 	eval "kill -KILL \$PID$leader"
 	t0=$(date +%s%N)
 	ok=""
@@ -133,7 +135,7 @@ cluster() { # N [tls]
 		n=$((n + 1))
 	done
 	t1=$(date +%s%N)
-	sleep 1
+	wait_for 60 acked_at_least 30
 	touch "$T_TMP/stop$TAG"
 	wait "$WRITER"
 	if [ -n "$ok" ]; then pass "$TAG: after kill -9 of the leader under load a new leader takes writes ($(( (t1 - t0) / 1000000 )) ms)"
