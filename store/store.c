@@ -82,6 +82,13 @@ struct door {
 	struct mvcc *m; /* NULL while a snapshot is being installed */
 	unsigned busy;
 	unsigned gen; /* readers of an older generation are closed on return */
+	/* Set by the store thread while this member is the leader and the only voter, and has
+	 * applied an entry of its term: then every acknowledged write is applied (a write is
+	 * acknowledged only after it is applied) and no other member can commit one, so a
+	 * linearizable read may run on a reader at once, without a ReadIndex round through the
+	 * store thread (which may be in an fsync). Cleared before a configuration change is
+	 * proposed, and whenever the conditions no longer hold. */
+	atomic_bool sole_voter_reads;
 	struct mvcc_reader *idle[READER_POOL_MAX];
 	unsigned idle_gen[READER_POOL_MAX];
 	size_t nidle;
@@ -702,6 +709,7 @@ static void propose_conf(struct store *s, struct req *r)
 		}
 	}
 	struct raft_proposal p;
+	atomic_store(&s->door->sole_voter_reads, false); /* before the new conf takes effect */
 	int rc = raft_propose_conf_change(s->raft, &cc, &p);
 	kc_str_free(&ctx);
 	if (rc == -KC_EUNAVAIL) {
@@ -1472,6 +1480,23 @@ static void drop_overwritten(struct store *s, const struct raft_entry *ents, siz
 	}
 }
 
+/* See door.sole_voter_reads. A configuration entry takes effect when appended, so a second
+ * voter counts from then on, committed or not. */
+static void update_sole_voter_reads(struct store *s)
+{
+	bool on = false;
+	if (!s->broken && s->role == RAFT_LEADER) {
+		struct raft_status st;
+		raft_status(s->raft, &st);
+		uint64_t term = 0;
+		on = raft_conf_voters(&st.conf) == 1 &&
+		     raft_conf_role(&st.conf, st.id) == RAFT_VOTER && st.applied > 0 &&
+		     raft_log_term_at(s->raft, st.applied, &term) == 0 && term == st.term;
+	}
+	if (atomic_load_explicit(&s->door->sole_voter_reads, memory_order_relaxed) != on)
+		atomic_store(&s->door->sole_voter_reads, on);
+}
+
 static void process_ready(struct store *s)
 {
 	while (!s->broken && raft_has_ready(s->raft)) {
@@ -1549,6 +1574,7 @@ static void process_ready(struct store *s)
 		else
 			kick(s);
 	}
+	update_sole_voter_reads(s);
 	pump_watches(s);
 }
 
@@ -1586,6 +1612,7 @@ static void auto_promote(struct store *s)
 		    pi->state != RAFT_PR_REPLICATE || pi->match + STORE_PROMOTE_LAG < st.last_index)
 			continue;
 		struct raft_conf_change cc = {.type = RAFT_CC_PROMOTE, .node_id = pi->id};
+		atomic_store(&s->door->sole_voter_reads, false);
 		int rc = raft_propose_conf_change(s->raft, &cc, NULL);
 		struct store_member *m = dir_find(s, pi->id);
 		if (rc == 0)
@@ -2163,7 +2190,8 @@ void store_range(struct store *s, struct loop *reply_loop, const struct mvcc_ran
 	r->linearizable = linearizable;
 	r->door = s->door;
 	atomic_fetch_add(&r->door->refs, 1);
-	if (!linearizable) { /* no need for the store thread */
+	if (!linearizable || atomic_load(&s->door->sole_voter_reads)) {
+		/* no need for the store thread */
 		r->need_read = true;
 		loop_msg_init(&r->msg, deliver, r);
 		loop_post(reply_loop, &r->msg);
