@@ -41,7 +41,7 @@ NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 
 STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 	store/raft/raft.c store/raft/raft_log.c store/raft/raft_progress.c store/raft/raft_conf.c \
-	store/raft/raft_codec.c store/raft/raft_memstore.c store/raft_sqlite.c store/peer.c store/store.c \
+	store/raft/raft_codec.c store/raft/raft_memstore.c store/raft_sqlite.c store/walckpt.c store/peer.c store/store.c \
 	store/gateway.c store/gateway_store.c
 
 API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c roles/apiserver/registry.c \
@@ -284,7 +284,7 @@ TSAN_OBJS := $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(KC_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/%,$(UNIT_SRCS))
 # Modules with threads also run under ThreadSanitizer.
-TSAN_TESTS := test_loop test_http_server test_http_client test_tls test_crypto test_mvcc test_store test_schema test_openapi
+TSAN_TESTS := test_loop test_http_server test_http_client test_tls test_crypto test_mvcc test_store test_walckpt test_schema test_openapi
 TSAN_BINS := $(patsubst %,$(TSAN_DIR)/%,$(filter $(TSAN_TESTS),$(basename $(notdir $(UNIT_SRCS)))))
 TEST_LIBS := $(HOST_DEPS) -lcmocka -lpthread -lm
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))

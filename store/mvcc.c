@@ -36,6 +36,7 @@
 #include "lib/log.h"
 #include "lib/map.h"
 #include "lib/vec.h"
+#include "store/walckpt.h"
 
 struct lease {
 	int64_t id;
@@ -1311,6 +1312,12 @@ int mvcc_checkpoint(struct mvcc *m, bool truncate, int wait_ms, struct kc_err *e
 		return rc;
 	}
 	return 0;
+}
+
+void mvcc_wal_watch(struct mvcc *m, struct wal_watch *w)
+{
+	if (!m->memory)
+		wal_watch_install(m->w.db, w);
 }
 
 int mvcc_sync(struct mvcc *m, struct kc_err *err)

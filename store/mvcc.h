@@ -442,6 +442,9 @@ int64_t mvcc_compact_policy_due(struct mvcc_compact_policy *p, uint64_t now_ms, 
  * wait_ms for readers. Returns 0, -KC_EAGAIN (readers kept part of the WAL; retry later), or a
  * negative code. Store thread. */
 int mvcc_checkpoint(struct mvcc *m, bool truncate, int wait_ms, struct kc_err *err);
+struct wal_watch;
+/* Replaces the writer's automatic checkpoint by w (store/walckpt.h); a no-op on :memory:. */
+void mvcc_wal_watch(struct mvcc *m, struct wal_watch *w);
 
 /* Makes every committed transaction durable (fsync of the WAL and the database file), whatever
  * the sync mode: what a MVCC_SYNC_NORMAL user calls before relying on the applied index, e.g.

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/vec.h"
+#include "store/walckpt.h"
 
 enum { ST_META_SET, ST_ENT_DEL_FROM, ST_ENT_DEL_BELOW, ST_ENT_INS, ST_ENT_GET, ST_COUNT };
 
@@ -172,6 +173,11 @@ static int load(struct raft_sqlite *rs, struct kc_err *err)
 		return db_fail(rs, err, "load terms");
 	rs->empty = !any;
 	return 0;
+}
+
+void raft_sqlite_wal_watch(struct raft_sqlite *rs, struct wal_watch *w)
+{
+	wal_watch_install(rs->db, w);
 }
 
 int raft_sqlite_open(const char *path, bool sync_off, struct raft_sqlite **out, struct kc_err *err)

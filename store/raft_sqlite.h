@@ -26,6 +26,9 @@ typedef int (*raft_sqlite_snapshot_fn)(void *arg, const struct raft_snapshot_met
 int raft_sqlite_open(const char *path, bool sync_off, struct raft_sqlite **out,
 		     struct kc_err *err);
 void raft_sqlite_close(struct raft_sqlite *rs);
+struct wal_watch;
+/* Replaces the automatic checkpoint by w (store/walckpt.h). */
+void raft_sqlite_wal_watch(struct raft_sqlite *rs, struct wal_watch *w);
 
 /* True when nothing was ever persisted (no hard state, no entry, no snapshot). */
 bool raft_sqlite_is_empty(const struct raft_sqlite *rs);

@@ -62,8 +62,17 @@
 #include "store/peer.h"
 #include "store/raft/raft.h"
 #include "store/raft_sqlite.h"
+#include "store/walckpt.h"
 
 #define READ_RETRY_MS  1000u
+/* WAL pages (4 KiB) from which the checkpoint thread copies a database's WAL back, and from
+ * which the store thread does it itself because the background could not keep up. mvcc.db
+ * waits longer: its batches dirty many pages, and a longer interval writes each once for many
+ * commits. */
+#define MVCC_WAL_BG_PAGES    4000
+#define MVCC_WAL_FORCE_PAGES 40000
+#define RAFT_WAL_BG_PAGES    1000
+#define RAFT_WAL_FORCE_PAGES 20000
 #define RECENT_RESULTS 256u /* applied results kept for forwarded proposals answered late */
 
 /* ---- the door ---- */
@@ -324,6 +333,9 @@ struct store {
 	struct loop *loop;
 	struct mvcc *mvcc;
 	struct raft_sqlite *rs;
+	struct wal_ckpt *ckpt; /* WAL checkpoints of both databases, off this thread */
+	struct wal_watch mvcc_watch, raft_watch;
+	char *raft_path;
 	struct raft *raft;
 	struct watch_hub *hub;
 	struct peer_transport *peer;
@@ -1258,6 +1270,7 @@ static int install_snapshot(struct store *s, const struct raft_snapshot *snap, s
 	mo.flags |= MVCC_OPEN_ADOPT_MEMBER;
 	if ((rc = mvcc_open(&mo, &s->mvcc, err)) < 0)
 		goto out;
+	mvcc_wal_watch(s->mvcc, &s->mvcc_watch);
 	door_readers_reset(s->door, s->mvcc);
 	s->hub = watch_hub_new(s->mvcc, NULL);
 	s->applied = snap->meta.index;
@@ -1754,10 +1767,39 @@ static int mkdir_p1(const char *path, struct kc_err *err)
 	return 0;
 }
 
+/* ---- WAL checkpoints (checkpoint thread) ---- */
+
+static int ckpt_mvcc(void *arg, struct kc_err *err)
+{
+	struct store *s = arg;
+	struct door *d = s->door;
+	pthread_mutex_lock(&d->mu);
+	if (d->closed || !d->m) { /* closing, or a snapshot is being installed */
+		pthread_mutex_unlock(&d->mu);
+		return 0;
+	}
+	d->busy++; /* the file is not replaced while busy */
+	pthread_mutex_unlock(&d->mu);
+	int rc = wal_checkpoint_file(s->mvcc_path, err);
+	pthread_mutex_lock(&d->mu);
+	d->busy--;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+static int ckpt_raft(void *arg, struct kc_err *err)
+{
+	struct store *s = arg;
+	return wal_checkpoint_file(s->raft_path, err);
+}
+
 static void close_all(struct store *s)
 {
 	peer_transport_close(s->peer);
 	s->peer = NULL;
+	wal_ckpt_stop(s->ckpt); /* before the databases it checkpoints close */
+	s->ckpt = NULL;
 	if (s->door)
 		door_readers_reset(s->door, NULL);
 	watch_hub_free(s->hub);
@@ -1773,6 +1815,7 @@ static void close_all(struct store *s)
 		door_unref(s->door);
 	free(s->dir);
 	free(s->mvcc_path);
+	free(s->raft_path);
 	free(s->name);
 	free(s->token);
 	free(s->adv_peer);
@@ -1953,11 +1996,23 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 					     .quota_bytes = cfg->quota_bytes};
 	if ((rc = mvcc_open(&s->mvcc_opts, &s->mvcc, err)) < 0)
 		goto fail;
-	char *path = xasprintf("%s/raft.db", s->dir);
-	rc = raft_sqlite_open(path, cfg->raft_sync_off, &s->rs, err);
-	free(path);
-	if (rc < 0)
+	s->raft_path = xasprintf("%s/raft.db", s->dir);
+	if ((rc = raft_sqlite_open(s->raft_path, cfg->raft_sync_off, &s->rs, err)) < 0)
 		goto fail;
+	if (!(s->ckpt = wal_ckpt_start(err))) {
+		rc = err->code;
+		goto fail;
+	}
+	s->mvcc_watch = (struct wal_watch){.ck = s->ckpt,
+					   .job = wal_ckpt_add(s->ckpt, "mvcc.db", ckpt_mvcc, s),
+					   .bg_pages = MVCC_WAL_BG_PAGES,
+					   .force_pages = MVCC_WAL_FORCE_PAGES};
+	s->raft_watch = (struct wal_watch){.ck = s->ckpt,
+					   .job = wal_ckpt_add(s->ckpt, "raft.db", ckpt_raft, s),
+					   .bg_pages = RAFT_WAL_BG_PAGES,
+					   .force_pages = RAFT_WAL_FORCE_PAGES};
+	mvcc_wal_watch(s->mvcc, &s->mvcc_watch);
+	raft_sqlite_wal_watch(s->rs, &s->raft_watch);
 
 	if (raft_sqlite_is_empty(s->rs) && !cfg->join_existing) {
 		struct raft_conf conf = {0};
