@@ -8,4 +8,8 @@ mkdir -p build/bench
 	sh tests/bench/bench_http.sh
 	sh tests/bench/bench_store.sh
 	sh tests/bench/bench_api.sh
+	sh tests/bench/bench_store3.sh
+	sh tests/bench/bench_scheduler.sh
+	sh tests/bench/bench_runtime.sh
+	sh tests/bench/bench_pods.sh
 } 2>&1 | tee build/bench/results.txt
