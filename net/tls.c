@@ -20,11 +20,22 @@
  *
  * mbedTLS 2.28 verifies a server's name only against DNS SANs and the CN. An IP literal is
  * therefore not given to mbedtls_ssl_set_hostname (which would also send it as SNI, which RFC
- * 6066 forbids) but checked against the iPAddress SANs by a per-connection verify callback. */
+ * 6066 forbids) but checked against the iPAddress SANs by a per-connection verify callback.
+ *
+ * Session resumption (RFC 5077 tickets): a full handshake costs two ECDSA verifications and an
+ * ECDH, tens of milliseconds on a loaded small machine, and kc's own components open dozens of
+ * connections to the API server at start (a watch each). Servers issue tickets sealed with a
+ * random AES-256-GCM key of the process (mbedTLS rotates it every TICKET_LIFETIME_S); a client
+ * config keeps the last session per (verified name, server address) and offers it on the next
+ * connection there. A resumed session carries the peer certificate and verify result of the
+ * full handshake it came from, so the identity a server sees is the same; the name is part of
+ * the client's key because a resumed session is not verified again. */
 #include "net/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -39,6 +50,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "lib/alloc.h"
@@ -87,9 +99,13 @@ struct alt_cert {
 	struct kc_key *key;
 };
 
+#define TICKET_LIFETIME_S 3600
+#define SESSION_CACHE_SIZE 16
+
 struct tls_server_config {
 	atomic_uint refs;
 	mbedtls_ssl_config conf;
+	mbedtls_ssl_ticket_context ticket;
 	struct kc_cert *chain;
 	struct kc_key *key;
 	struct kc_cert *client_ca;  /* NULL when client certificates are not requested */
@@ -100,9 +116,18 @@ struct tls_server_config {
 	void (*sni_arg_free)(void *);
 };
 
+struct cached_session {
+	char key[300]; /* "name@address:port"; empty when unused */
+	uint64_t used;
+	mbedtls_ssl_session s;
+};
+
 struct tls_client_config {
 	atomic_uint refs;
 	mbedtls_ssl_config conf;
+	pthread_mutex_t cache_mu;
+	uint64_t cache_clock;
+	struct cached_session cache[SESSION_CACHE_SIZE];
 	struct kc_cert *ca;
 	struct kc_cert *cert;
 	struct kc_key *key;
@@ -122,6 +147,8 @@ struct tls {
 	size_t write_pending;              /* bytes mbedTLS holds from a WANT_WRITE write */
 	size_t ip_len;                     /* 4 or 16 when verifying the server as an IP */
 	unsigned char ip[16];
+	char session_key[300];             /* client: its entry in cli->cache ("" = none) */
+	bool resumed;                      /* client: the handshake resumed a cached session */
 };
 
 static const struct transport_ops tls_ops;
@@ -238,6 +265,7 @@ static int server_sni(void *arg, mbedtls_ssl_context *ssl, const unsigned char *
 static void server_config_destroy(struct tls_server_config *cfg)
 {
 	mbedtls_ssl_config_free(&cfg->conf);
+	mbedtls_ssl_ticket_free(&cfg->ticket);
 	kc_cert_free(cfg->chain);
 	kc_key_free(cfg->key);
 	kc_cert_free(cfg->client_ca);
@@ -264,10 +292,20 @@ int tls_server_config_new(const struct tls_server_opts *opts, struct tls_server_
 		free(cfg);
 		return rc;
 	}
+	mbedtls_ssl_ticket_init(&cfg->ticket);
 	rc = conf_common(&cfg->conf, MBEDTLS_SSL_IS_SERVER, err);
 	if (rc != 0)
 		goto fail;
-	int ret = mbedtls_ssl_conf_own_cert(&cfg->conf, kc_cert_mbedtls(cfg->chain),
+	int ret = mbedtls_ssl_ticket_setup(&cfg->ticket, kc_crypto_rng, NULL,
+					   MBEDTLS_CIPHER_AES_256_GCM, TICKET_LIFETIME_S);
+	if (ret != 0) {
+		rc = kc_err_set(err, -KC_ETLS, "tls session tickets: %s",
+				mbed_err(ret, eb, sizeof eb));
+		goto fail;
+	}
+	mbedtls_ssl_conf_session_tickets_cb(&cfg->conf, mbedtls_ssl_ticket_write,
+					    mbedtls_ssl_ticket_parse, &cfg->ticket);
+	ret = mbedtls_ssl_conf_own_cert(&cfg->conf, kc_cert_mbedtls(cfg->chain),
 					    kc_key_mbedtls(cfg->key));
 	if (ret != 0) {
 		rc = kc_err_set(err, -KC_ETLS, "tls server certificate: %s",
@@ -316,6 +354,9 @@ void tls_server_config_free(struct tls_server_config *cfg)
 
 static void client_config_destroy(struct tls_client_config *cfg)
 {
+	for (size_t i = 0; i < SESSION_CACHE_SIZE; i++)
+		mbedtls_ssl_session_free(&cfg->cache[i].s);
+	pthread_mutex_destroy(&cfg->cache_mu);
 	mbedtls_ssl_config_free(&cfg->conf);
 	kc_cert_free(cfg->ca);
 	kc_cert_free(cfg->cert);
@@ -332,6 +373,9 @@ int tls_client_config_new(const struct tls_client_opts *opts, struct tls_client_
 		return kc_err_set(err, -KC_EINVAL, "a CA is required to verify servers");
 	struct tls_client_config *cfg = xcalloc(1, sizeof *cfg);
 	atomic_init(&cfg->refs, 1);
+	pthread_mutex_init(&cfg->cache_mu, NULL);
+	for (size_t i = 0; i < SESSION_CACHE_SIZE; i++)
+		mbedtls_ssl_session_init(&cfg->cache[i].s);
 	int rc = 0;
 	if (opts->cert || opts->key) {
 		rc = copy_pair(opts->cert, opts->key, &cfg->cert, &cfg->key, err);
@@ -343,7 +387,7 @@ int tls_client_config_new(const struct tls_client_opts *opts, struct tls_client_
 	rc = conf_common(&cfg->conf, MBEDTLS_SSL_IS_CLIENT, err);
 	if (rc != 0)
 		goto fail;
-	mbedtls_ssl_conf_session_tickets(&cfg->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	mbedtls_ssl_conf_session_tickets(&cfg->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 	if (cfg->cert) {
 		int ret = mbedtls_ssl_conf_own_cert(&cfg->conf, kc_cert_mbedtls(cfg->cert),
 						    kc_key_mbedtls(cfg->key));
@@ -460,6 +504,51 @@ static ssize_t fail(struct tls *t, int ret, unsigned *want, const char *op)
 	return code;
 }
 
+/* Client: offers the session cached under t->session_key, if any. */
+static void session_offer(struct tls *t)
+{
+	struct tls_client_config *c = t->cli;
+	pthread_mutex_lock(&c->cache_mu);
+	for (size_t i = 0; i < SESSION_CACHE_SIZE; i++) {
+		if (!strcmp(c->cache[i].key, t->session_key)) {
+			if (mbedtls_ssl_set_session(&t->ssl, &c->cache[i].s) == 0)
+				c->cache[i].used = ++c->cache_clock;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->cache_mu);
+}
+
+/* Client, after a handshake: keeps its session for the next connection (the least recently
+ * used entry makes room). */
+static void session_keep(struct tls *t)
+{
+	struct tls_client_config *c = t->cli;
+	mbedtls_ssl_session s;
+	mbedtls_ssl_session_init(&s);
+	if (mbedtls_ssl_get_session(&t->ssl, &s) != 0 || s.ticket_len == 0) {
+		mbedtls_ssl_session_free(&s);
+		return;
+	}
+	pthread_mutex_lock(&c->cache_mu);
+	size_t slot = 0;
+	for (size_t i = 0; i < SESSION_CACHE_SIZE; i++) {
+		if (!strcmp(c->cache[i].key, t->session_key)) {
+			/* a full handshake makes a new master secret; a resumed one keeps it */
+			t->resumed = !memcmp(c->cache[i].s.master, s.master, sizeof s.master);
+			slot = i;
+			break;
+		}
+		if (c->cache[i].used < c->cache[slot].used)
+			slot = i;
+	}
+	mbedtls_ssl_session_free(&c->cache[slot].s);
+	c->cache[slot].s = s; /* moved: s owns its allocations, now the slot's */
+	memcpy(c->cache[slot].key, t->session_key, sizeof c->cache[slot].key);
+	c->cache[slot].used = ++c->cache_clock;
+	pthread_mutex_unlock(&c->cache_mu);
+}
+
 static ssize_t finish_handshake(struct tls *t)
 {
 	const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&t->ssl);
@@ -485,6 +574,8 @@ static ssize_t finish_handshake(struct tls *t)
 		t->base.peer_verified = true;
 	}
 	t->handshake_done = true;
+	if (t->cli && t->session_key[0])
+		session_keep(t);
 	log_debug("tls handshake done fd=%d version=%s suite=%s sni=%s peer=%s groups=%s",
 		  t->base.fd, mbedtls_ssl_get_version(&t->ssl),
 		  mbedtls_ssl_get_ciphersuite(&t->ssl), t->base.sni, t->base.peer_cn,
@@ -664,8 +755,27 @@ int tls_client_wrap(struct tls_client_config *cfg, int fd, const char *server_na
 			memcpy(t->base.sni, host, strlen(host) + 1);
 		}
 	}
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+	char addr[INET6_ADDRSTRLEN] = "";
+	if (getpeername(fd, (struct sockaddr *)&sa, &salen) == 0 &&
+	    (sa.ss_family == AF_INET || sa.ss_family == AF_INET6)) {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&sa;
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&sa;
+		bool v4 = sa.ss_family == AF_INET;
+		inet_ntop(sa.ss_family, v4 ? (const void *)&a4->sin_addr : (const void *)&a6->sin6_addr,
+			  addr, sizeof addr);
+		snprintf(t->session_key, sizeof t->session_key, "%s@%s:%u", host, addr,
+			 (unsigned)ntohs(v4 ? a4->sin_port : a6->sin6_port));
+		session_offer(t);
+	}
 	*out = &t->base;
 	return 0;
+}
+
+bool tls_resumed(struct transport *tr)
+{
+	return tr && tr->ops == &tls_ops && ((struct tls *)tr)->resumed;
 }
 
 const char *tls_version(struct transport *tr)

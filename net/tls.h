@@ -102,6 +102,9 @@ int tls_client_wrap(struct tls_client_config *cfg, int fd, const char *server_na
 
 /* The negotiated protocol and suite ("TLSv1.2", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"),
  * or "" before the handshake finished or when t is not a TLS transport. */
+/* Client side: true when the handshake resumed a session of an earlier connection to the same
+ * server address under the same name (session tickets). */
+bool tls_resumed(struct transport *t);
 const char *tls_version(struct transport *t);
 const char *tls_ciphersuite(struct transport *t);
 

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -280,7 +281,34 @@ struct outcome {
 	char srv_cn[256], srv_groups[512], srv_sni[256];
 	char cli_cn[256], cli_sni[256];
 	char suite[96], version[16];
+	bool resumed;
 };
+
+/* exchange() over TCP on loopback instead of a socketpair (session caching keys on the
+ * server's address) */
+static bool exchange_tcp;
+
+static int tcp_listener = -1; /* one port for every exchange_tcp connection */
+
+static void tcp_pair(int sv[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	if (tcp_listener < 0) {
+		tcp_listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		kc_assert(tcp_listener >= 0 &&
+			  bind(tcp_listener, (struct sockaddr *)&a, sizeof a) == 0 &&
+			  listen(tcp_listener, 4) == 0);
+	}
+	kc_assert(getsockname(tcp_listener, (struct sockaddr *)&a, &al) == 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	kc_assert(c >= 0 && connect(c, (struct sockaddr *)&a, sizeof a) == 0);
+	int s = accept4(tcp_listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	kc_assert(s >= 0);
+	kc_assert(fcntl(c, F_SETFL, O_NONBLOCK) == 0);
+	sv[0] = s;
+	sv[1] = c;
+}
 
 static unsigned char *pattern(size_t n, uint64_t seed)
 {
@@ -298,7 +326,10 @@ static int exchange(struct tls_server_config *scfg, struct tls_client_config *cc
 {
 	memset(o, 0, sizeof *o);
 	int sv[2];
-	kc_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+	if (exchange_tcp)
+		tcp_pair(sv);
+	else
+		kc_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
 	struct ep s = { 0 }, c = { 0 };
 	struct kc_err err = { 0 };
 	s.t = tls_server_wrap(scfg, sv[0]);
@@ -329,6 +360,7 @@ static int exchange(struct tls_server_config *scfg, struct tls_client_config *cc
 	strcpy(o->cli_sni, c.t->sni);
 	snprintf(o->suite, sizeof o->suite, "%s", tls_ciphersuite(c.t));
 	snprintf(o->version, sizeof o->version, "%s", tls_version(c.t));
+	o->resumed = tls_resumed(c.t);
 	transport_close(s.t);
 	transport_close(c.t);
 	free(up);
@@ -401,6 +433,54 @@ static void test_client_cert_required(void **state)
 	tls_client_config_free(anon);
 	tls_client_config_free(mallory);
 	tls_client_config_free(swapped);
+}
+
+/* Session tickets: a second connection to the same server address under the same name resumes
+ * the first's session and the server sees the same client identity; another name, another
+ * client config, or a server whose ticket key is not the one that sealed the ticket (a
+ * restarted server) each do a full handshake instead. */
+static void test_resumption(void **state)
+{
+	(void)state;
+	struct tls_server_config *scfg = server_config(TLS_CLIENT_AUTH_REQUIRED, NULL);
+	struct tls_server_config *other = server_config(TLS_CLIENT_AUTH_REQUIRED, NULL);
+	struct tls_client_config *alice = client_config(F->ca, F->alice, F->alice_key, false);
+	struct tls_client_config *alice2 = client_config(F->ca, F->alice, F->alice_key, false);
+	struct outcome o;
+	exchange_tcp = true;
+	assert_int_equal(exchange(scfg, alice, "localhost", 100, 100, &o), 0);
+	assert_true(o.data_ok);
+	assert_false(o.resumed);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(exchange(scfg, alice, "localhost", 1000, 2000, &o), 0);
+		assert_true(o.data_ok);
+		assert_true(o.resumed);
+		assert_true(o.srv_verified);
+		assert_string_equal(o.srv_cn, "alice");
+		assert_string_equal(o.srv_groups, "system:masters,dev");
+		assert_true(o.cli_verified);
+		assert_string_equal(o.cli_cn, "kc-apiserver");
+	}
+	/* the name is part of the key: a session verified for one name is not reused for
+	 * another (IP-literal names are verified against the iPAddress SANs) */
+	assert_int_equal(exchange(scfg, alice, "127.0.0.1", 10, 10, &o), 0);
+	assert_true(o.data_ok);
+	assert_false(o.resumed);
+	/* sessions belong to a client config */
+	assert_int_equal(exchange(scfg, alice2, "localhost", 10, 10, &o), 0);
+	assert_false(o.resumed);
+	/* a server that cannot open the ticket: a full handshake, and it works */
+	assert_int_equal(exchange(other, alice, "localhost", 10, 10, &o), 0);
+	assert_true(o.data_ok);
+	assert_false(o.resumed);
+	assert_string_equal(o.srv_cn, "alice");
+	exchange_tcp = false;
+	close(tcp_listener);
+	tcp_listener = -1;
+	tls_server_config_free(scfg);
+	tls_server_config_free(other);
+	tls_client_config_free(alice);
+	tls_client_config_free(alice2);
 }
 
 static void test_client_cert_optional(void **state)
@@ -1138,6 +1218,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_auth_only),
 		cmocka_unit_test(test_client_cert_required),
+		cmocka_unit_test(test_resumption),
 		cmocka_unit_test(test_client_cert_optional),
 		cmocka_unit_test(test_sni),
 		cmocka_unit_test(test_names),
