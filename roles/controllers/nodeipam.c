@@ -37,8 +37,10 @@ static void sync(void *arg, const char *name)
 	struct nodeipam_ctrl *n = arg;
 	struct ctrl_ctx *c = n->c;
 	struct ctrl_op *op = ctrl_op_begin(c, n->q, name);
-	if (!ctrl_synced(c)) {
-		ctrl_op_requeue_after(op, 200);
+	/* only the Nodes matter here: a new node gets its block (and its pod network, and
+	 * Ready) without waiting for the other caches of a starting controller manager */
+	if (!informer_synced(c->nodes)) {
+		ctrl_op_requeue_after(op, 50);
 		ctrl_op_end(op);
 		return;
 	}
