@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,17 @@ static void stop_started(struct kc_server *s, const bool *started)
 	}
 }
 
+static atomic_flag fail_once = ATOMIC_FLAG_INIT;
+static char fail_reason[256];
+
+void kc_server_fail(const char *reason)
+{
+	if (atomic_flag_test_and_set(&fail_once))
+		return;
+	snprintf(fail_reason, sizeof fail_reason, "%s", reason);
+	kill(getpid(), SIGUSR1); /* blocked in every thread: sigwaitinfo below takes it */
+}
+
 int kc_server_main(const struct kc_server_config *cfg)
 {
 	kc_log_set_level(cfg->log_level);
@@ -225,6 +237,7 @@ int kc_server_main(const struct kc_server_config *cfg)
 	sigaddset(&stopset, SIGTERM);
 	sigaddset(&stopset, SIGINT);
 	sigaddset(&stopset, SIGHUP);
+	sigaddset(&stopset, SIGUSR1); /* kc_server_fail */
 	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -260,6 +273,7 @@ int kc_server_main(const struct kc_server_config *cfg)
 		 net_ip_format(&cfg->advertise_address, addr, sizeof addr));
 
 	siginfo_t si;
+	int status = 0;
 	for (;;) {
 		int sig = sigwaitinfo(&stopset, &si);
 		if (sig < 0 && errno == EINTR)
@@ -268,16 +282,24 @@ int kc_server_main(const struct kc_server_config *cfg)
 			log_info("SIGHUP ignored (configuration is read at start)");
 			continue;
 		}
+		if (sig == SIGUSR1) {
+			if (!fail_reason[0])
+				continue; /* not ours */
+			log_error("stopping: %s", fail_reason);
+			status = 1;
+			break;
+		}
 		log_info("stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
 	/* A second signal while stopping means "now". */
 	sigdelset(&stopset, SIGHUP);
+	sigdelset(&stopset, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &stopset, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
 	stop_started(&s, started);
 	log_info("kc stopped");
-	return 0;
+	return status;
 }

@@ -14,4 +14,8 @@
  * subsystem could not start (one line on stderr says why: busy port, unwritable data dir...). */
 int kc_server_main(const struct kc_server_config *cfg);
 
+/* Any thread: asks kc_server_main to stop everything and return exit status 1, logging
+ * 'reason' (e.g. this store member was removed from its cluster). The first call counts. */
+void kc_server_fail(const char *reason);
+
 #endif

@@ -18,6 +18,7 @@
 #include "net/loop.h"
 #include "net/router.h"
 #include "net/tls.h"
+#include "roles/server.h"
 #include "store/gateway.h"
 #include "store/store.h"
 
@@ -84,6 +85,13 @@ static int peer_tls(struct storesrv *s, const struct kc_pki *pki, struct kc_err 
 	return 0;
 }
 
+/* A removed member stops, as etcd's does; its data dir then refuses to start (store_open). */
+static void on_removed(void *arg)
+{
+	(void)arg;
+	kc_server_fail("this store member was removed from the cluster");
+}
+
 int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 		   struct storesrv **out, struct kc_err *err)
 {
@@ -128,6 +136,7 @@ int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 		.compact_keep_ms = 5 * 60 * 1000, /* kube-apiserver compacts every 5 minutes */
 		/* the Raft log is the durable record; see store.c "Durability" */
 		.mvcc_sync = MVCC_SYNC_NORMAL,
+		.on_removed = on_removed,
 	};
 	rc = store_open(&sc, &s->store, err);
 	if (rc < 0) {

@@ -174,6 +174,7 @@ static void handle(struct http_req *req, void *arg)
 	}
 	const uint8_t *b = (const uint8_t *)req->body;
 	size_t left = req->body_len;
+	bool from_removed = false;
 	while (left >= 4) {
 		uint32_t n = get_u32(b);
 		if (n > left - 4)
@@ -181,7 +182,9 @@ static void handle(struct http_req *req, void *arg)
 		struct raft_msg m;
 		struct kc_err err;
 		if (raft_msg_decode(b + 4, n, NULL, &m, &err) == 0) {
-			if (m.to == p->cfg.member_id)
+			if (p->cfg.is_removed && p->cfg.is_removed(p->cfg.arg, m.from))
+				from_removed = true;
+			else if (m.to == p->cfg.member_id)
 				p->cfg.recv(p->cfg.arg, &m);
 			raft_msg_free(&m);
 		} else {
@@ -189,6 +192,11 @@ static void handle(struct http_req *req, void *arg)
 		}
 		b += 4 + n;
 		left -= 4 + n;
+	}
+	if (from_removed) {
+		static const char gone[] = "the member has been permanently removed from the cluster\n";
+		http_respond(req, 410, "text/plain", gone, sizeof gone - 1);
+		return;
 	}
 	http_respond(req, 204, NULL, NULL, 0);
 }
@@ -206,6 +214,12 @@ static void on_done(struct http_client_req *req, int rc, struct http_client_resp
 		return;
 	}
 	struct peer_transport *p = pr->owner;
+	if (rc == 0 && resp->status == 410) {
+		log_error("peer: %016" PRIx64 " at %s answers that this member was removed from "
+			  "the cluster", pr->id, pr->url);
+		if (p->cfg.removed)
+			p->cfg.removed(p->cfg.arg);
+	}
 	if (rc < 0 || resp->status != 204) {
 		if (!pr->failed)
 			log_warn("peer: sending to %016" PRIx64 " at %s failed: %s (status %d)",

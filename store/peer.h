@@ -52,6 +52,11 @@ struct peer_config {
 	peer_propose_fn propose;         /* may be NULL: forwarded proposals are refused */
 	peer_keepalive_fn keepalive;     /* may be NULL: forwarded keepalives are refused */
 	peer_members_fn members;         /* may be NULL: GET /raft/members answers 404 */
+	/* Messages from a member this one knows was removed are not delivered: the batch is
+	 * answered 410, and a sender that gets 410 learns it was removed ('removed' runs, on the
+	 * loop). Both may be NULL. */
+	bool (*is_removed)(void *arg, uint64_t id);
+	void (*removed)(void *arg);
 	/* With tls_server: every /raft/ call needs a verified client certificate with this O
 	 * value (NULL: any verified certificate). */
 	const char *require_group;

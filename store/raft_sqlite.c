@@ -35,6 +35,7 @@ struct raft_sqlite {
 	struct raft_snapshot_meta snap;
 	uint64_t first;	     /* first retained index */
 	struct kc_vec terms; /* uint64_t; [0] = term of first - 1 */
+	struct kc_vec removed; /* uint64_t: members removed from the cluster */
 	bool empty;
 	raft_sqlite_snapshot_fn snap_fn;
 	void *snap_arg;
@@ -108,6 +109,20 @@ static int meta_set(struct raft_sqlite *rs, const char *k, uint64_t v, const voi
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(rs, err, "meta");
+}
+
+static int load_removed(struct raft_sqlite *rs, struct kc_err *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(rs->db, "SELECT id FROM removed", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(rs, err, "load removed");
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+		kc_vec_push(&rs->removed, &id);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(rs, err, "load removed");
 }
 
 static int load(struct raft_sqlite *rs, struct kc_err *err)
@@ -185,6 +200,7 @@ int raft_sqlite_open(const char *path, bool sync_off, struct raft_sqlite **out, 
 	struct raft_sqlite *rs = xcalloc(1, sizeof *rs);
 	int rc;
 	kc_vec_init(&rs->terms, sizeof(uint64_t));
+	kc_vec_init(&rs->removed, sizeof(uint64_t));
 	if (sqlite3_open_v2(path, &rs->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -201,7 +217,8 @@ int raft_sqlite_open(const char *path, bool sync_off, struct raft_sqlite **out, 
 		       "CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, term INTEGER "
 		       "NOT NULL, type INTEGER NOT NULL, data BLOB);"
 		       "CREATE TABLE IF NOT EXISTS members(id INTEGER PRIMARY KEY, name TEXT, "
-		       "peer_url TEXT, client_url TEXT);",
+		       "peer_url TEXT, client_url TEXT);"
+		       "CREATE TABLE IF NOT EXISTS removed(id INTEGER PRIMARY KEY);",
 		       err)) < 0)
 		goto fail;
 	for (int i = 0; i < ST_COUNT; i++)
@@ -210,7 +227,7 @@ int raft_sqlite_open(const char *path, bool sync_off, struct raft_sqlite **out, 
 			rc = db_fail(rs, err, stmt_sql[i]);
 			goto fail;
 		}
-	if ((rc = load(rs, err)) < 0)
+	if ((rc = load(rs, err)) < 0 || (rc = load_removed(rs, err)) < 0)
 		goto fail;
 	*out = rs;
 	return 0;
@@ -228,6 +245,7 @@ void raft_sqlite_close(struct raft_sqlite *rs)
 		sqlite3_finalize(rs->st[i]);
 	sqlite3_close(rs->db);
 	kc_vec_free(&rs->terms);
+	kc_vec_free(&rs->removed);
 	free(rs);
 }
 
@@ -399,6 +417,41 @@ int raft_sqlite_member_del(struct raft_sqlite *rs, uint64_t id, struct kc_err *e
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(rs, err, "member del");
+}
+
+bool raft_sqlite_removed(const struct raft_sqlite *rs, uint64_t id)
+{
+	for (size_t i = 0; i < rs->removed.len; i++)
+		if (*(const uint64_t *)kc_vec_at(&rs->removed, i) == id)
+			return true;
+	return false;
+}
+
+int raft_sqlite_set_removed(struct raft_sqlite *rs, uint64_t id, bool removed,
+			    struct kc_err *err)
+{
+	if (raft_sqlite_removed(rs, id) == removed)
+		return 0;
+	sqlite3_stmt *st;
+	const char *sql = removed ? "INSERT OR IGNORE INTO removed(id) VALUES (?1)"
+				  : "DELETE FROM removed WHERE id = ?1";
+	if (sqlite3_prepare_v2(rs->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(rs, err, "removed");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(rs, err, "removed");
+	if (removed) {
+		kc_vec_push(&rs->removed, &id);
+	} else {
+		for (size_t i = 0; i < rs->removed.len; i++)
+			if (*(uint64_t *)kc_vec_at(&rs->removed, i) == id) {
+				kc_vec_swap_remove(&rs->removed, i);
+				break;
+			}
+	}
+	return 0;
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)

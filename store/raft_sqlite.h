@@ -53,6 +53,12 @@ void raft_sqlite_set_snapshot_fn(struct raft_sqlite *rs, raft_sqlite_snapshot_fn
 int raft_sqlite_member_put(struct raft_sqlite *rs, uint64_t id, const char *name,
 			   const char *peer_url, const char *client_url, struct kc_err *err);
 int raft_sqlite_member_del(struct raft_sqlite *rs, uint64_t id, struct kc_err *err);
+/* Members removed from the cluster, remembered so that their messages can be answered
+ * "removed" (and, for this member's own id, so that it refuses to start again). A member
+ * added again (same name, same id) is taken off the list. */
+bool raft_sqlite_removed(const struct raft_sqlite *rs, uint64_t id);
+int raft_sqlite_set_removed(struct raft_sqlite *rs, uint64_t id, bool removed,
+			    struct kc_err *err);
 /* Calls fn for every stored member (strings valid during the call only). */
 int raft_sqlite_members(struct raft_sqlite *rs,
 			void (*fn)(void *arg, uint64_t id, const char *name, const char *peer_url,

@@ -353,6 +353,9 @@ struct store {
 	uint64_t last_lease_check_ms, last_policy_ms, last_progress_ms;
 	bool compact_pending;
 	bool manual_promote;
+	bool removed, removed_pending; /* this member was removed from the cluster */
+	void (*on_removed)(void *arg);
+	void *on_removed_arg;
 	bool closing;
 	int broken; /* sticky storage failure: every request fails with it */
 	struct kc_err broken_err;
@@ -1300,6 +1303,38 @@ static void go_broken(struct store *s, int rc, const struct kc_err *err)
 	fail_list(&s->transfers, rc, err->msg);
 }
 
+#define REMOVED_MSG "the member has been permanently removed from the cluster"
+
+/* This member is out of the cluster for good (as etcd: it stops). Remembered in raft.db so
+ * that a restart on this data refuses instead of disturbing the others. */
+static void member_removed(struct store *s)
+{
+	s->removed_pending = false;
+	if (s->removed)
+		return;
+	s->removed = true;
+	struct kc_err err = {0};
+	if (raft_sqlite_set_removed(s->rs, s->id, true, &err) < 0)
+		log_warn("store: %s: recording the removal: %s", s->name, err.msg);
+	log_error("store: %s: %s", s->name, REMOVED_MSG);
+	kc_err_set(&err, -KC_ECLOSED, REMOVED_MSG);
+	if (!s->broken)
+		go_broken(s, -KC_ECLOSED, &err);
+	if (s->on_removed)
+		s->on_removed(s->on_removed_arg);
+}
+
+static bool peer_is_removed(void *arg, uint64_t id)
+{
+	struct store *s = arg;
+	return raft_sqlite_removed(s->rs, id);
+}
+
+static void peer_says_removed(void *arg)
+{
+	member_removed(arg);
+}
+
 static void note_conf_appended(struct store *s, const struct raft_entry *e)
 {
 	struct raft_conf_change cc;
@@ -1327,13 +1362,16 @@ static int apply_conf(struct store *s, const struct raft_entry *e, struct kc_err
 		char name[STORE_NAME_MAX], peer[STORE_URL_MAX], client[STORE_URL_MAX];
 		ctx_parse(cc.context, cc.context_len, name, peer, client);
 		dir_set(s, cc.node_id, name, peer, client);
-		return raft_sqlite_member_put(s->rs, cc.node_id, name, peer, client, err);
+		/* the same name again (ids derive from names): it is a member again */
+		int rc = raft_sqlite_set_removed(s->rs, cc.node_id, false, err);
+		return rc < 0 ? rc : raft_sqlite_member_put(s->rs, cc.node_id, name, peer, client, err);
 	}
 	if (cc.type == RAFT_CC_REMOVE) {
 		if (cc.node_id == s->id)
-			log_warn("store: %s: this member was removed from the cluster", s->name);
+			s->removed_pending = true; /* acted on after this Ready (member_removed) */
 		dir_del(s, cc.node_id);
-		return raft_sqlite_member_del(s->rs, cc.node_id, err);
+		int rc = raft_sqlite_member_del(s->rs, cc.node_id, err);
+		return rc < 0 ? rc : raft_sqlite_set_removed(s->rs, cc.node_id, true, err);
 	}
 	return 0;
 }
@@ -1587,6 +1625,8 @@ static void process_ready(struct store *s)
 		else
 			kick(s);
 	}
+	if (s->removed_pending)
+		member_removed(s);
 	update_sole_voter_reads(s);
 	pump_watches(s);
 }
@@ -1999,6 +2039,16 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 	s->raft_path = xasprintf("%s/raft.db", s->dir);
 	if ((rc = raft_sqlite_open(s->raft_path, cfg->raft_sync_off, &s->rs, err)) < 0)
 		goto fail;
+	if (raft_sqlite_removed(s->rs, s->id)) {
+		rc = kc_err_set(err, -KC_EINVAL,
+				"member %s was removed from the cluster (%s); to add it again, "
+				"`kc store member add` it and start it on an empty data dir with "
+				"--store-join",
+				s->name, s->dir);
+		goto fail;
+	}
+	s->on_removed = cfg->on_removed;
+	s->on_removed_arg = cfg->on_removed_arg;
 	if (!(s->ckpt = wal_ckpt_start(err))) {
 		rc = err->code;
 		goto fail;
@@ -2112,6 +2162,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 		.propose = on_peer_propose,
 		.keepalive = on_peer_keepalive,
 		.members = members_lines,
+		.is_removed = peer_is_removed,
+		.removed = peer_says_removed,
 		.require_group = cfg->peer_require_group,
 		.extra = cfg->peer_extra,
 		.extra_arg = cfg->peer_extra_arg,

@@ -79,6 +79,11 @@ struct store_config {
 	/* Requests to the peer port under /kc/ (see peer.h); runs on the store thread. */
 	void (*peer_extra)(void *arg, struct http_req *req);
 	void *peer_extra_arg;
+	/* Runs once, on the store thread, when this member learns that it was removed from the
+	 * cluster (it applied its own removal, or a peer answered so). The store has then
+	 * stopped its Raft: every request fails with "removed". May be NULL. */
+	void (*on_removed)(void *arg);
+	void *on_removed_arg;
 	unsigned tick_ms;            /* 0 = 100 */
 	unsigned election_ticks;     /* 0 = 10 */
 	unsigned heartbeat_ticks;    /* 0 = 1 */

@@ -83,6 +83,39 @@ n=$(ks "$C2" member list | wc -l)
 got=$(ks "$C2" get /grow/after 2>&1)
 case $got in *removed*) pass "$MODE: read after removal" ;; *) fail "$MODE: read after removal" "$got" ;; esac
 
+# a removed member stops by itself (exit status 1, as etcd's does) and its data dir refuses
+# to start again; a follower that never applies its own removal learns it from the others
+exited() { ! kill -0 "$1" 2>/dev/null; }
+if wait_for 20 exited "$A"; then
+	wait "$A"
+	st=$?
+	[ "$st" = 1 ] && grep -q "removed from the cluster" "$T_TMP/$MODE-a.log" &&
+		pass "$MODE: the removed leader stops with status 1" ||
+		fail "$MODE: the removed leader stops with status 1" "status $st: $(tail -n 3 "$T_TMP/$MODE-a.log")"
+else
+	fail "$MODE: the removed leader stops" "still running: $(tail -n 3 "$T_TMP/$MODE-a.log")"
+fi
+out=$("$KC" server --role=store $SEC --node-name a --data-dir "$T_TMP/$MODE-a" --bind-address 127.0.0.1 \
+	--advertise-address 127.0.0.1 --peer-port "$P1" --store-port "$C1" 2>&1)
+st=$?
+case "$st $out" in "2 "*"was removed from the cluster"*) pass "$MODE: its data dir refuses to start" ;;
+*) fail "$MODE: its data dir refuses to start" "status $st: $out" ;; esac
+# the follower (b or c, whichever does not lead) is removed through the leader
+if leads "$C2"; then LP=$C2 FP=$C3 FPID=$C FN=c; else LP=$C3 FP=$C2 FPID=$B FN=b; fi
+fid=$(ks "$FP" status | head -n 1 | cut -d, -f2 | tr -d ' ')
+out=$(ks "$LP" member remove "$fid" 2>&1)
+case $out in *removed*) pass "$MODE: member remove of a follower" ;; *) fail "$MODE: member remove of a follower" "$out" ;; esac
+if wait_for 20 exited "$FPID"; then
+	wait "$FPID"
+	st=$?
+	[ "$st" = 1 ] && pass "$MODE: the removed follower stops with status 1" ||
+		fail "$MODE: the removed follower stops with status 1" "status $st: $(tail -n 3 "$T_TMP/$MODE-$FN.log")"
+else
+	fail "$MODE: the removed follower stops" "still running: $(tail -n 3 "$T_TMP/$MODE-$FN.log")"
+fi
+if wait_for 10 ks "$LP" put /grow/alone one; then pass "$MODE: the last member takes writes alone"
+else fail "$MODE: the last member takes writes alone" "$(tail -n 5 "$T_TMP/$MODE-b.log")"; fi
+
 kill -TERM "$A" "$B" "$C" 2>/dev/null
 wait "$A" "$B" "$C" 2>/dev/null
 }
