@@ -1550,11 +1550,14 @@ static void dc_list_done(void *arg, struct reg_list *list, const struct api_erro
 
 /* ---- entry ------------------------------------------------------------------------------ */
 
-/* Splits path after the prefix into segments (in place in buf). */
-static unsigned split(char *buf, char **segs, unsigned max)
+unsigned handlers_split_path(char *buf, char **segs, unsigned max)
 {
+	/* strtok_r, never strtok: strtok keeps its position in one static of the process, so two
+	 * loop threads splitting at once took each other's segments (a list of pods answered as
+	 * GET /api/v1, a create as `namespaces "pods" not found`). */
+	char *save = NULL;
 	unsigned n = 0;
-	for (char *p = strtok(buf, "/"); p && n < max; p = strtok(NULL, "/"))
+	for (char *p = strtok_r(buf, "/", &save); p && n < max; p = strtok_r(NULL, "/", &save))
 		segs[n++] = p;
 	return n;
 }
@@ -1584,7 +1587,7 @@ static void h_resource(struct http_req *req, void *arg)
 		return not_found_path(req);
 	snprintf(buf, sizeof buf, "%s", req->path + (legacy ? 4 : 5));
 	char *seg[MAX_SEGS + 1];
-	unsigned n = split(buf, seg, MAX_SEGS + 1);
+	unsigned n = handlers_split_path(buf, seg, MAX_SEGS + 1);
 	unsigned gv = legacy ? 1 : 2;
 	if (n <= gv)
 		return h_discovery(req, arg);

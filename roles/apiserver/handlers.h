@@ -33,6 +33,10 @@ int handlers_add_routes(struct router *rt, struct api_ctx *ctx, struct kc_err *e
  * for its path (RBAC nonResourceURLs). Returns true, or false after answering 401/403. */
 bool handlers_check_path(struct api_ctx *ctx, struct http_req *req);
 
+/* Splits buf in place at '/' into its non-empty segments, at most max of them (segs[] point
+ * into buf); returns how many. Reentrant: every API loop thread splits request paths at once. */
+unsigned handlers_split_path(char *buf, char **segs, unsigned max);
+
 /* Watches not yet released (stream open, or its store watcher not yet confirmed closed), for a
  * clean stop. Any thread. */
 unsigned long handlers_open_watches(void);

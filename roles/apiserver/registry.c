@@ -1271,7 +1271,8 @@ static void load_used(struct op *o, void (*done)(struct op *, int, struct mvcc_r
 						 const struct kc_err *))
 {
 	static const char prefix[] = "/registry/ranges/";
-	static uint8_t end[sizeof prefix];
+	/* not static: every API loop thread runs this at once (store_range copies the keys) */
+	uint8_t end[sizeof prefix];
 	size_t n = mvcc_prefix_end(prefix, sizeof prefix - 1, end);
 	struct mvcc_range_req req = { .key = prefix, .key_len = sizeof prefix - 1, .range_end = end,
 				      .range_end_len = n, .keys_only = true };

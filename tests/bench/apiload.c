@@ -9,7 +9,8 @@
  * kubeconfig's credentials. Lists run on a thread of their own (own loop, own connection), so
  * that receiving a 10 MB list does not delay the timing of the small calls. At the end the watch
  * stays open up to 5 s more for the events of acknowledged writes still in flight; an event
- * missing after that is a lost event (an error).
+ * missing after that is a lost event (an error). A get answered with another pod, or a list
+ * with anything but a PodList, is an error too (issue 4: mangled request paths).
  *
  *   apiload --kubeconfig F [--pods 10000] [--churn 20] [--creates 10] [--duration 20]
  *           [--getters 4] [--namespace bench] [--fill-clients 32] [--skip-fill]
@@ -132,7 +133,7 @@ struct call {
 	struct bench *b;
 	uint64_t t0;
 	int kind; /* 0 fill, 1 get, 2 list, 3 create, 4 churn */
-	unsigned seq;
+	unsigned seq; /* churn: the write's number; get: the pod's */
 };
 
 static void submit(struct bench *b, const char *method, const char *path, const char *ctype,
@@ -215,8 +216,12 @@ static void get_done(struct http_client_req *req, int rc, struct http_client_res
 	struct call *c = arg;
 	struct bench *b = c->b;
 	uint64_t t = now_ns();
+	char want[64];
+	snprintf(want, sizeof want, "\"name\":\"p-%06u\"", c->seq);
 	if (rc < 0 || resp->status != 200)
 		note_error(b, "get", rc, resp->status, err, resp->body);
+	else if (!resp->body || !strstr(resp->body, want))
+		note_error(b, "get answered another object", rc, resp->status, err, resp->body);
 	else if (b->measuring)
 		lat_add(&b->get, t - c->t0);
 	free(c);
@@ -232,11 +237,12 @@ static void get_done(struct http_client_req *req, int rc, struct http_client_res
 static void issue_get(struct bench *b)
 {
 	char path[256];
-	snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/p-%06u", b->ns,
-		 (unsigned)(rnd(b) % b->pods));
+	unsigned pod = (unsigned)(rnd(b) % b->pods);
+	snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/p-%06u", b->ns, pod);
 	struct call *c = xcalloc(1, sizeof *c);
 	c->b = b;
 	c->kind = 1;
+	c->seq = pod;
 	submit(b, "GET", path, NULL, NULL, c, get_done);
 }
 
@@ -259,9 +265,13 @@ static void list_done(struct http_client_req *req, int rc, struct http_client_re
 	struct lister *ls = arg;
 	struct bench *b = ls->b;
 	uint64_t t = now_ns();
-	if (rc < 0 || resp->status != 200) {
-		fprintf(stderr, "apiload: error: list: rc=%d status=%d %s %.300s\n", rc,
-			rc < 0 ? 0 : resp->status, err ? err->msg : "", rc < 0 ? "" : resp->body);
+	/* a list answered with another document (as when its path was mangled) is an error too */
+	bool other = rc == 0 && resp->status == 200 &&
+		     (!resp->body || strncmp(resp->body, "{\"kind\":\"PodList\"", 17));
+	if (rc < 0 || resp->status != 200 || other) {
+		fprintf(stderr, "apiload: error: list%s: rc=%d status=%d %s %.300s\n",
+			other ? " answered another document" : "", rc, rc < 0 ? 0 : resp->status,
+			err ? err->msg : "", rc < 0 ? "" : resp->body);
 		if (!b->list_errors++)
 			snprintf(b->list_error, sizeof b->list_error, "list: rc=%d status=%d %s", rc,
 				 rc < 0 ? 0 : resp->status, err ? err->msg : "");

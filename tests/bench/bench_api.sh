@@ -5,7 +5,9 @@
 # gets (4 getters), lists of all pods (one at a time, own thread), 10 creates/s and a pod watch,
 # for BENCH_API_SECONDS (20). Then the process's RSS with the pods stored, and the TLS record
 # ciphers' bulk speed (build/bench/gcmspeed). Prints the RESULT lines next to the issue's
-# targets and the Kubernetes SLOs. KC=path/to/kc, APILOAD=..., GCMSPEED=..., BENCH_API_PODS.
+# targets and the Kubernetes SLOs. KC=path/to/kc, APILOAD=..., GCMSPEED=..., BENCH_API_PODS,
+# BENCH_API_GETTERS (4). As a stress test of concurrent requests (apiload fails on any wrong
+# answer): BENCH_API_PODS=1000 BENCH_API_SECONDS=30 BENCH_API_GETTERS=32.
 # kc is started here and stopped by its pid.
 cd "$(dirname "$0")/../.." || exit 1
 set -u
@@ -14,6 +16,7 @@ APILOAD=${APILOAD:-build/bench/apiload}
 GCMSPEED=${GCMSPEED:-build/bench/gcmspeed}
 PODS=${BENCH_API_PODS:-10000}
 SECS=${BENCH_API_SECONDS:-20}
+GETTERS=${BENCH_API_GETTERS:-4}
 tmp=$(mktemp -d /tmp/kc-bench-api.XXXXXX)
 kpid=""
 cleanup() {
@@ -54,7 +57,8 @@ until [ -f "$tmp/data/kubeconfig" ] &&
 done
 
 echo "== API server: $PODS pods, 20 writes/s churn, ${SECS}s (kc server --role=all, loopback, TLS)"
-"$APILOAD" --kubeconfig "$tmp/data/kubeconfig" --pods "$PODS" --duration "$SECS" >"$tmp/out" 2>"$tmp/err"
+"$APILOAD" --kubeconfig "$tmp/data/kubeconfig" --pods "$PODS" --duration "$SECS" \
+	--getters "$GETTERS" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 cat "$tmp/out"
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$kpid/status")
