@@ -329,7 +329,8 @@ static int cmd_run(const struct common *c, int argc, char **argv)
 	/* layers */
 	struct strlist lay = { 0 };
 	char *lcopy = xstrdup(layers);
-	for (char *s = strtok(lcopy, ":"); s; s = strtok(NULL, ":")) {
+	char *save = NULL;
+	for (char *s = strtok_r(lcopy, ":", &save); s; s = strtok_r(NULL, ":", &save)) {
 		char *abs = realpath(s, NULL);
 		if (!abs) {
 			fprintf(stderr, "kc runtime run: layer %s: %s\n", s, strerror(errno));

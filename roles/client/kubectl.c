@@ -1687,7 +1687,8 @@ static int cmd_rollout(struct kctl *k)
 	if (strcmp(sub, "restart") == 0) {
 		char now[32];
 		time_t t = time(NULL);
-		strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		struct tm tm;
+		strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 		struct kc_str body = KC_STR_INIT;
 		kc_str_addf(&body, "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{"
 				   "\"kubectl.kubernetes.io/restartedAt\":\"%s\"}}}}}", now);
