@@ -786,6 +786,59 @@ static int run_session(const struct kexec_opts *o, struct transport *t,
 	return rc;
 }
 
+/* Whether pod has a regular, init or ephemeral container called name (podcmd.FindContainerByName). */
+static bool has_container(const cJSON *pod, const char *name)
+{
+	static const char *const lists[] = { "spec.containers", "spec.initContainers",
+					     "spec.ephemeralContainers" };
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		const cJSON *e;
+		cJSON_ArrayForEach(e, kc_json_get(pod, lists[i]))
+		{
+			const char *n = kc_json_get_str(e, "name");
+			if (n && strcmp(n, name) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+const char *kexec_default_container(const cJSON *pod, bool logs)
+{
+	const char *c =
+		kc_json_get_str(pod, "metadata.annotations[kubectl.kubernetes.io/default-container]");
+	if (c && *c) {
+		if (has_container(pod, c))
+			return c;
+		if (logs)
+			fprintf(stderr, "Default container name \"%s\" not found in pod %s\n", c,
+				kc_json_get_str(pod, "metadata.name"));
+	}
+	c = kc_json_get_str(pod, "spec.containers[0].name");
+	/* as kubectl 1.32 lists them: regular, init, then ephemeral containers */
+	const cJSON *cs = kc_json_get(pod, "spec.containers");
+	const cJSON *ics = kc_json_get(pod, "spec.initContainers");
+	const cJSON *ecs = kc_json_get(pod, "spec.ephemeralContainers");
+	if (c && (cJSON_GetArraySize(cs) > 1 || cJSON_GetArraySize(ics) > 0 ||
+		  cJSON_GetArraySize(ecs) > 0)) {
+		fprintf(stderr, "Defaulted container \"%s\" out of: ", c);
+		const cJSON *lists[] = { cs, ics, ecs };
+		const char *labels[] = { "", " (init)", " (ephem)" };
+		bool first = true;
+		for (int k = 0; k < 3; k++) {
+			const cJSON *e;
+			cJSON_ArrayForEach(e, lists[k])
+			{
+				const char *n = kc_json_get_str(e, "name");
+				fprintf(stderr, "%s%s%s", first ? "" : ", ", n ? n : "", labels[k]);
+				first = false;
+			}
+		}
+		fputc('\n', stderr);
+	}
+	return c;
+}
+
 int kc_kexec_run(const struct kexec_opts *o)
 {
 	const char *pod = o->pod;
@@ -833,45 +886,8 @@ int kc_kexec_run(const struct kexec_opts *o)
 	if (o->container) {
 		snprintf(container, sizeof container, "%s", o->container);
 	} else {
-		/* kubectl's podcmd.FindOrDefaultContainerByName: the annotation when it names a
-		 * container (quietly; an unknown name is ignored), else the first container, saying so when
-		 * there are several */
-		const char *c = kc_json_get_str(
-			obj, "metadata.annotations[kubectl.kubernetes.io/default-container]");
-		bool annotated = false;
-		if (c) {
-			const cJSON *e;
-			cJSON_ArrayForEach(e, kc_json_get(obj, "spec.containers"))
-			{
-				const char *n = kc_json_get_str(e, "name");
-				annotated |= n && strcmp(n, c) == 0;
-			}
-		}
-		if (!annotated)
-			c = kc_json_get_str(obj, "spec.containers[0].name");
+		const char *c = kexec_default_container(obj, false);
 		snprintf(container, sizeof container, "%s", c ? c : "");
-		/* as kubectl 1.32 lists them: regular, init, then ephemeral containers */
-		const cJSON *cs = kc_json_get(obj, "spec.containers");
-		const cJSON *ics = kc_json_get(obj, "spec.initContainers");
-		const cJSON *ecs = kc_json_get(obj, "spec.ephemeralContainers");
-		if (!annotated && (cJSON_GetArraySize(cs) > 1 || cJSON_GetArraySize(ics) > 0 ||
-				   cJSON_GetArraySize(ecs) > 0)) {
-			fprintf(stderr, "Defaulted container \"%s\" out of: ", container);
-			const cJSON *lists[] = {cs, ics, ecs};
-			const char *labels[] = {"", " (init)", " (ephem)"};
-			bool first = true;
-			for (int k = 0; k < 3; k++) {
-				const cJSON *e;
-				cJSON_ArrayForEach(e, lists[k])
-				{
-					const char *n = kc_json_get_str(e, "name");
-					fprintf(stderr, "%s%s%s", first ? "" : ", ", n ? n : "",
-						labels[k]);
-					first = false;
-				}
-			}
-			fputc('\n', stderr);
-		}
 	}
 	cJSON_Delete(obj);
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/json.h"
 #include "roles/client/kubeconfig.h"
 #include "roles/client/rest.h"
 
@@ -24,5 +25,12 @@ struct kexec_opts {
 /* Runs the command and returns the process exit code kubectl would: the remote command's
  * exit code, 0 on success, 1 on errors (printed to stderr as kubectl prints them). */
 int kc_kexec_run(const struct kexec_opts *o);
+
+/* The container kubectl picks when none is named (podcmd.FindOrDefaultContainerByName): the
+ * kubectl.kubernetes.io/default-container annotation when it names one of the pod's containers,
+ * quietly; else the first container, printing kubectl's 'Defaulted container "x" out of: ...'
+ * to stderr when the pod has others. With logs, an annotation naming no container is reported
+ * as `kubectl logs` does. Returns a string borrowed from pod, NULL when it has no containers. */
+const char *kexec_default_container(const cJSON *pod, bool logs);
 
 #endif

@@ -1598,23 +1598,8 @@ static int cmd_logs(struct kctl *k)
 	if (st <= 0)
 		return 1;
 	const char *container = k->container;
-	if (!container) {
-		container = kc_json_get_str(obj, "metadata.annotations[kubectl.kubernetes.io/default-container]");
-		if (!container)
-			container = kc_json_get_str(obj, "spec.containers[0].name");
-		const cJSON *cs = kc_json_get(obj, "spec.containers");
-		if (!k->container && cJSON_GetArraySize(cs) > 1) {
-			fprintf(stderr, "Defaulted container \"%s\" out of: ", container);
-			const cJSON *c;
-			bool first = true;
-			cJSON_ArrayForEach(c, cs)
-			{
-				fprintf(stderr, "%s%s", first ? "" : ", ", kc_json_get_str(c, "name"));
-				first = false;
-			}
-			fputc('\n', stderr);
-		}
-	}
+	if (!container)
+		container = kexec_default_container(obj, true);
 	res_path(&path, r, k->ns, pod, "log");
 	if (container)
 		add_query(&path, "container", container);

@@ -810,9 +810,15 @@ static void set_waiting(struct kctr *c, const char *reason, const char *msg)
 
 static void set_backoff_msg(struct kctr *c, const struct kpod *kp)
 {
+	/* the back-off as Go prints a time.Duration: "40s", "1m20s", "5m0s" */
+	char d[32];
+	if (c->backoff_s < 60)
+		snprintf(d, sizeof d, "%us", c->backoff_s);
+	else
+		snprintf(d, sizeof d, "%um%us", c->backoff_s / 60, c->backoff_s % 60);
 	char m[sizeof c->waiting_msg];
-	snprintf(m, sizeof m, "back-off %us restarting failed container=%s pod=%s_%s(%s)",
-		 c->backoff_s, c->name, kp->name, kp->ns, kp->uid);
+	snprintf(m, sizeof m, "back-off %s restarting failed container=%s pod=%s_%s(%s)", d,
+		 c->name, kp->name, kp->ns, kp->uid);
 	memcpy(c->waiting_msg, m, sizeof m);
 }
 
@@ -1031,6 +1037,10 @@ static int start_container(struct kubelet *k, struct kpod *kp, struct kctr *c, c
 			log_warn("kubelet: pod cgroup pod=%s/%s err=\"%s\"", kp->ns, kp->name, err.msg);
 		}
 		rt_cgroup_free(pcg);
+	} else {
+		/* e.g. under `ip netns exec`, whose fresh sysfs has an empty /sys/fs/cgroup */
+		log_warn("kubelet: no cgroups, container runs without limits pod=%s/%s container=%s err=\"%s\"",
+			 kp->ns, kp->name, c->name, err.msg);
 	}
 	s.oom_score_adj = qos == RT_QOS_GUARANTEED ? -997 : qos == RT_QOS_BESTEFFORT ? 1000 : 500;
 	s.log_path = xasprintf("%s/logs/%s/%s/%d.log", k->data, kp->uid, c->name, c->attempt);
@@ -1474,8 +1484,12 @@ static cJSON *ctr_status(struct kubelet *k, struct kpod *kp, struct kctr *c, con
 		kc_json_add(s, "state", state_json(&c->st, cid, false));
 		kc_json_set_str(s, "containerID", cid);
 	} else {
+		/* kubelet's default waiting state (convertToAPIContainerStatuses): PodInitializing
+		 * for every container of a pod with init containers, also after a failed init */
+		const char *def = cJSON_GetArraySize(kc_json_get(kp->pod, "spec.initContainers")) > 0 ?
+					  "PodInitializing" : "ContainerCreating";
 		cJSON *w = kc_json_new_object();
-		kc_json_set_str(w, "waiting.reason", c->waiting[0] ? c->waiting : "ContainerCreating");
+		kc_json_set_str(w, "waiting.reason", c->waiting[0] ? c->waiting : def);
 		if (c->waiting_msg[0])
 			kc_json_set_str(w, "waiting.message", c->waiting_msg);
 		kc_json_add(s, "state", w);

@@ -138,6 +138,41 @@ expect_exit "kubectl logs -f f ends when the container exits" 0 timeout 30 ip ne
 two" ] && pass "logs -f output" || fail "logs -f output" "$T_OUT"
 expect "kubectl delete pod f" k delete pod f --grace-period=1 --timeout=60s
 
+# container defaulting for logs: the kubectl.kubernetes.io/default-container annotation picks
+# the container quietly; without it the first container is taken with a "Defaulted" line.
+# `kc kubectl logs` says what the real kubectl says.
+cat >"$T_TMP/two.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: two
+  annotations: {kubectl.kubernetes.io/default-container: second}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: first, image: kc.test/busybox:1, command: [sh, -c, 'echo first; exec sleep 3600']}
+  - {name: second, image: kc.test/busybox:1, command: [sh, -c, 'echo second; exec sleep 3600']}
+YAML
+expect "kubectl apply pod two (two containers, a default-container annotation)" k apply -f "$T_TMP/two.yaml"
+two_logs() { [ "$(k logs two 2>/dev/null)" = second ]; }
+if wait_for 60 two_logs; then pass "kubectl logs two: the annotated container"; else
+	fail "kubectl logs two: the annotated container" "$(k logs two 2>&1; k get pod two -o wide 2>&1)"
+fi
+kcl() { ip netns exec "$NS" "$KC" kubectl "$@"; }
+same_out() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got [$2] wanted [$3]"; fi; }
+same_out "kc kubectl logs two: the annotated container, quietly (as kubectl)" \
+	"$(kcl logs two 2>&1)" "$(k logs two 2>&1)"
+same_out "kc kubectl logs two: nothing on stderr" "$(kcl logs two 2>&1 >/dev/null)" ""
+expect "kubectl annotate pod two: drop the default-container annotation" \
+	k annotate pod two kubectl.kubernetes.io/default-container-
+same_out "kc kubectl logs two without the annotation: the first container, with kubectl's line" \
+	"$(kcl logs two 2>&1)" "$(k logs two 2>&1)"
+case $(kcl logs two 2>&1 >/dev/null) in
+'Defaulted container "first" out of: first, second') pass "kc kubectl logs two: the Defaulted line" ;;
+*) fail "kc kubectl logs two: the Defaulted line" "$(kcl logs two 2>&1)" ;;
+esac
+expect "kubectl delete pod two" k delete pod two --grace-period=1 --timeout=60s
+
 expect "kubectl delete pod b --grace-period=1" k delete pod b --grace-period=1 --timeout=60s
 empty_dirs() {
 	[ -z "$(ls -A "$D/pods" 2>/dev/null)" ] && [ -z "$(ls -A "$D/netns" 2>/dev/null)" ]
