@@ -37,7 +37,9 @@ bg_start() {
 	T_PIDS="$T_PIDS $T_LAST_PID"
 }
 
-# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds, at most SECONDS*20 times: a
+# slow CMD (kubectl on a loaded machine) stretches the wait beyond SECONDS of wall time, which
+# the tests rely on for patience under load; a condition that never comes true takes long.
 wait_for() {
 	limit=$(($1 * 20))
 	shift
