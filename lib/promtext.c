@@ -184,8 +184,8 @@ int prom_parse(const char *buf, size_t len, prom_sample_cb cb, void *arg, struct
 		size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
 		lineno++;
 		if (n > PROM_MAX_LINE)
-			return kc_err_set(err, -KC_ELIMIT, "line %zu is longer than %d bytes", lineno,
-					  PROM_MAX_LINE);
+			return kc_err_set(err, -KC_ELIMIT, "line %zu is longer than %d bytes",
+					  lineno, PROM_MAX_LINE);
 		memcpy(line, buf + off, n);
 		line[n] = '\0';
 		off += n + (nl ? 1 : 0);
@@ -198,7 +198,8 @@ int prom_parse(const char *buf, size_t len, prom_sample_cb cb, void *arg, struct
 		if (!*p || *p == '#')
 			continue;
 		if (++samples > PROM_MAX_SAMPLES)
-			return kc_err_set(err, -KC_ELIMIT, "more than %d samples", PROM_MAX_SAMPLES);
+			return kc_err_set(err, -KC_ELIMIT, "more than %d samples",
+					  PROM_MAX_SAMPLES);
 		struct prom_sample s;
 		const char *why = NULL;
 		if (parse_line(p, &s, &why) < 0)

@@ -10,11 +10,11 @@
 #include "lib/err.h"
 #include "lib/str.h"
 
-#define PROM_MAX_BODY ((size_t)8 << 20) /* whole input */
-#define PROM_MAX_LINE 4096              /* one line, newline excluded */
-#define PROM_MAX_SAMPLES 100000         /* sample lines in one body */
-#define PROM_MAX_LABELS 16              /* label pairs on one sample */
-#define PROM_MAX_NAME 128               /* metric and label names */
+#define PROM_MAX_BODY	 ((size_t)8 << 20) /* whole input */
+#define PROM_MAX_LINE	 4096		   /* one line, newline excluded */
+#define PROM_MAX_SAMPLES 100000		   /* sample lines in one body */
+#define PROM_MAX_LABELS	 16		   /* label pairs on one sample */
+#define PROM_MAX_NAME	 128		   /* metric and label names */
 
 struct prom_label {
 	const char *name;
@@ -26,9 +26,9 @@ struct prom_sample {
 	const char *name;
 	struct prom_label labels[PROM_MAX_LABELS];
 	size_t nlabels;
-	double value;      /* "NaN", "+Inf" and "-Inf" are accepted */
+	double value; /* "NaN", "+Inf" and "-Inf" are accepted */
 	bool has_ts;
-	int64_t ts_ms;     /* milliseconds since the epoch, when has_ts */
+	int64_t ts_ms; /* milliseconds since the epoch, when has_ts */
 };
 
 /* Called for each sample in input order; return 0 to go on, or a negative code to stop (that

@@ -46,8 +46,8 @@
 #include "roles/apiserver/status.h"
 #include "roles/apiserver/table.h"
 
-#define JSON_CT "application/json"
-#define TABLE_CT "application/json;as=Table;v=v1;g=meta.k8s.io"
+#define JSON_CT		"application/json"
+#define TABLE_CT	"application/json;as=Table;v=v1;g=meta.k8s.io"
 #define LABEL_VALUE_MAX 253
 
 /* ---- parsing a scrape ------------------------------------------------------------------------- */
@@ -145,7 +145,7 @@ int rm_scrape_parse(const char *body, size_t len, int64_t now_ms, struct rm_scra
 		    struct kc_err *err)
 {
 	memset(out, 0, sizeof *out);
-	struct parse_ctx pc = { .out = out, .now_ms = now_ms };
+	struct parse_ctx pc = {.out = out, .now_ms = now_ms};
 	kc_map_init(&pc.idx, NULL);
 	int rc = prom_parse(body, len, on_sample, &pc, err);
 	kc_map_free(&pc.idx);
@@ -190,7 +190,7 @@ static int cmp_key_ctr(const void *k, const void *e)
 const struct rm_ctr_series *rm_scrape_find(const struct rm_scrape *s, const char *ns,
 					   const char *pod, const char *ctr)
 {
-	struct ctr_key key = { ns, pod, ctr };
+	struct ctr_key key = {ns, pod, ctr};
 	if (!s->n)
 		return NULL;
 	return bsearch(&key, s->c, s->n, sizeof *s->c, cmp_key_ctr);
@@ -256,7 +256,7 @@ struct v_pod {
 
 struct view {
 	atomic_int refs;
-	int64_t made_ms;  /* monotonic */
+	int64_t made_ms; /* monotonic */
 	struct v_node *nodes;
 	size_t nnodes;
 	struct v_pod *pods;
@@ -318,8 +318,8 @@ struct node_state {
 	char name[256];
 	struct rm_scrape prev, cur;
 	bool have_prev, have_cur;
-	bool ok_round;     /* answered in the current round */
-	int64_t round;     /* last round it was part of */
+	bool ok_round; /* answered in the current round */
+	int64_t round; /* last round it was part of */
 };
 
 struct resmetrics {
@@ -331,7 +331,7 @@ struct resmetrics {
 	/* scraper loop only */
 	struct http_client *client;
 	struct loop_timer timer;
-	struct kc_map states;  /* name -> struct node_state * */
+	struct kc_map states; /* name -> struct node_state * */
 	int64_t round;
 	bool in_round, stopped;
 	unsigned pending;
@@ -339,7 +339,7 @@ struct resmetrics {
 	atomic_bool kick_pending;
 	atomic_bool round_done_once;
 	pthread_mutex_t mu;
-	struct view *view;     /* guarded by mu */
+	struct view *view; /* guarded by mu */
 };
 
 struct scrape_req {
@@ -378,7 +378,7 @@ static void publish(struct resmetrics *rm)
 				cap_n = cap_n ? cap_n * 2 : 8;
 				v->nodes = xrealloc(v->nodes, cap_n * sizeof *v->nodes);
 			}
-			v->nodes[v->nnodes++] = (struct v_node){ .name = xstrdup(ns->name), .u = u };
+			v->nodes[v->nnodes++] = (struct v_node){.name = xstrdup(ns->name), .u = u};
 		}
 		/* pods: the current scrape's containers grouped by (ns, pod); a pod is served only
 		 * when every one of its containers has a rate */
@@ -393,9 +393,8 @@ static void publish(struct resmetrics *rm)
 			if (j - i > 64)
 				all = false;
 			for (size_t x = i; x < j && all; x++) {
-				const struct rm_ctr_series *p =
-					rm_scrape_find(&ns->prev, cur->c[x].ns, cur->c[x].pod,
-						       cur->c[x].ctr);
+				const struct rm_ctr_series *p = rm_scrape_find(
+					&ns->prev, cur->c[x].ns, cur->c[x].pod, cur->c[x].ctr);
 				all = p && rm_usage_of(&p->s, &cur->c[x].s, &us[x - i]) == 0;
 			}
 			if (all) {
@@ -404,16 +403,18 @@ static void publish(struct resmetrics *rm)
 					v->pods = xrealloc(v->pods, cap_p * sizeof *v->pods);
 				}
 				struct v_pod *vp = &v->pods[v->npods++];
-				*vp = (struct v_pod){ .ns = xstrdup(cur->c[i].ns),
-						      .name = xstrdup(cur->c[i].pod),
-						      .first = v->nctrs, .n = j - i };
+				*vp = (struct v_pod){.ns = xstrdup(cur->c[i].ns),
+						     .name = xstrdup(cur->c[i].pod),
+						     .first = v->nctrs,
+						     .n = j - i};
 				for (size_t x = i; x < j; x++) {
 					if (v->nctrs == cap_c) {
 						cap_c = cap_c ? cap_c * 2 : 32;
-						v->ctrs = xrealloc(v->ctrs, cap_c * sizeof *v->ctrs);
+						v->ctrs =
+							xrealloc(v->ctrs, cap_c * sizeof *v->ctrs);
 					}
 					v->ctrs[v->nctrs++] = (struct v_ctr){
-						.name = xstrdup(cur->c[x].ctr), .u = us[x - i] };
+						.name = xstrdup(cur->c[x].ctr), .u = us[x - i]};
 					if (us[x - i].ts_ms > vp->ts_ms)
 						vp->ts_ms = us[x - i].ts_ms;
 					if (us[x - i].window_ms > vp->window_ms)
@@ -477,9 +478,11 @@ static void scrape_done(struct http_client_req *hr, int rc, struct http_client_r
 				 resp ? resp->status : 0, rc < 0 ? err->msg : "");
 		} else {
 			struct rm_scrape sc;
-			struct kc_err perr = { 0 };
-			if (rm_scrape_parse(resp->body, resp->body_len, wall_ms(), &sc, &perr) < 0) {
-				log_info("metrics: bad scrape node=%s err=\"%s\"", sr->node, perr.msg);
+			struct kc_err perr = {0};
+			if (rm_scrape_parse(resp->body, resp->body_len, wall_ms(), &sc, &perr) <
+			    0) {
+				log_info("metrics: bad scrape node=%s err=\"%s\"", sr->node,
+					 perr.msg);
 			} else if (ns->have_cur && sc.node.cpu_ts_ms == ns->cur.node.cpu_ts_ms) {
 				/* the same sample again: keep the pair we have */
 				rm_scrape_free(&sc);
@@ -535,7 +538,8 @@ static void scrape_node(struct resmetrics *rm, const cJSON *node)
 		}
 	}
 	long long port = 0;
-	if (!*ip || kc_json_get_i64(node, "status.daemonEndpoints.kubeletEndpoint.Port", &port) < 0 ||
+	if (!*ip ||
+	    kc_json_get_i64(node, "status.daemonEndpoints.kubeletEndpoint.Port", &port) < 0 ||
 	    port < 1 || port > 65535)
 		return;
 	struct node_state *ns = kc_map_sget(&rm->states, name);
@@ -547,15 +551,18 @@ static void scrape_node(struct resmetrics *rm, const cJSON *node)
 	ns->round = rm->round;
 	ns->ok_round = false;
 	char url[160];
-	snprintf(url, sizeof url, "https://%s%s%s:%lld/metrics/resource", strchr(ip, ':') ? "[" : "",
-		 ip, strchr(ip, ':') ? "]" : "", port);
+	snprintf(url, sizeof url, "https://%s%s%s:%lld/metrics/resource",
+		 strchr(ip, ':') ? "[" : "", ip, strchr(ip, ':') ? "]" : "", port);
 	struct scrape_req *sr = xcalloc(1, sizeof *sr);
 	sr->rm = rm;
 	sr->round = rm->round;
 	snprintf(sr->node, sizeof sr->node, "%s", name);
-	struct http_client_request r = { .method = "GET", .url = url, .on_done = scrape_done,
-					 .arg = sr, .timeout_ms = RM_SCRAPE_TIMEOUT_MS };
-	struct kc_err err = { 0 };
+	struct http_client_request r = {.method = "GET",
+					.url = url,
+					.on_done = scrape_done,
+					.arg = sr,
+					.timeout_ms = RM_SCRAPE_TIMEOUT_MS};
+	struct kc_err err = {0};
 	if (http_client_submit(rm->client, &r, NULL, &err) < 0) {
 		log_info("metrics: cannot scrape node=%s err=\"%s\"", name, err.msg);
 		free(sr);
@@ -589,7 +596,7 @@ static void start_round(struct resmetrics *rm)
 	loop_timer_stop(rm->loop, &rm->timer);
 	rm->in_round = true;
 	rm->round++;
-	struct reg_list_opts o = { .parse = true };
+	struct reg_list_opts o = {.parse = true};
 	registry_list(rm->reg, rm->loop, rm->nodes, &o, nodes_listed, rm);
 }
 
@@ -610,10 +617,11 @@ static void on_kick(struct loop *l, void *arg)
 static void on_start(struct loop *l, void *arg)
 {
 	struct resmetrics *rm = arg;
-	struct http_client_config hc = { .tls = rm->tls, .max_body_bytes = RM_MAX_BODY,
-					 .connect_timeout_ms = 5000,
-					 .request_timeout_ms = RM_SCRAPE_TIMEOUT_MS,
-					 .max_idle_per_origin = 1 };
+	struct http_client_config hc = {.tls = rm->tls,
+					.max_body_bytes = RM_MAX_BODY,
+					.connect_timeout_ms = 5000,
+					.request_timeout_ms = RM_SCRAPE_TIMEOUT_MS,
+					.max_idle_per_origin = 1};
 	rm->client = http_client_new(l, &hc);
 	loop_timer_init(&rm->timer, on_timer, rm);
 	start_round(rm);
@@ -681,7 +689,7 @@ static struct view *view_get(struct resmetrics *rm)
 struct mreq {
 	struct resmetrics *rm;
 	struct http_req *req;
-	const struct api_resource *res;  /* the metrics resource */
+	const struct api_resource *res; /* the metrics resource */
 	bool pods, table;
 	char name[REG_NAME_MAX + 1];
 	struct view *view;
@@ -737,7 +745,7 @@ static cJSON *metrics_object(const struct mreq *m, const cJSON *obj)
 	const struct v_node *vn = NULL;
 	const struct v_pod *vp = NULL;
 	if (m->pods) {
-		struct pod_key key = { ns ? ns : "", name };
+		struct pod_key key = {ns ? ns : "", name};
 		vp = v->npods ? bsearch(&key, v->pods, v->npods, sizeof *v->pods, cmp_key_vpod)
 			      : NULL;
 		if (!vp)
@@ -745,8 +753,9 @@ static cJSON *metrics_object(const struct mreq *m, const cJSON *obj)
 		ts = vp->ts_ms;
 		window = vp->window_ms;
 	} else {
-		vn = v->nnodes ? bsearch(name, v->nodes, v->nnodes, sizeof *v->nodes, cmp_name_vnode)
-			       : NULL;
+		vn = v->nnodes
+			     ? bsearch(name, v->nodes, v->nnodes, sizeof *v->nodes, cmp_name_vnode)
+			     : NULL;
 		if (!vn)
 			return NULL;
 		ts = vn->u.ts_ms;
@@ -798,7 +807,7 @@ static void listed(void *arg, struct reg_list *list, const struct api_error *e)
 	if (!get) {
 		if (m->table) {
 			kc_str_adds(&out, "{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\","
-				    "\"metadata\":{},\"columnDefinitions\":");
+					  "\"metadata\":{},\"columnDefinitions\":");
 			table_columns_json(m->res, &out);
 			kc_str_adds(&out, ",\"rows\":[");
 		} else {
@@ -821,7 +830,7 @@ static void listed(void *arg, struct reg_list *list, const struct api_error *e)
 			kc_str_addc(&out, ',');
 		if (get && m->table) {
 			kc_str_adds(&out, "{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\","
-				    "\"metadata\":{},\"columnDefinitions\":");
+					  "\"metadata\":{},\"columnDefinitions\":");
 			table_columns_json(m->res, &out);
 			kc_str_adds(&out, ",\"rows\":[");
 			table_row_json(m->res, mo, now, true, &out);
@@ -837,7 +846,7 @@ static void listed(void *arg, struct reg_list *list, const struct api_error *e)
 	}
 	if (get && !count) {
 		kc_str_free(&out);
-		struct api_error ae = { 0 };
+		struct api_error ae = {0};
 		api_err(&ae, 404, "NotFound", "%s.%s \"%s\" not found", m->res->singular,
 			m->res->group, m->name);
 		respond_err(m->req, &ae);
@@ -853,7 +862,7 @@ static void listed(void *arg, struct reg_list *list, const struct api_error *e)
 void resmetrics_serve(struct resmetrics *rm, struct http_req *req, const struct api_resource *res,
 		      const char *ns, const char *name, bool table)
 {
-	struct api_error e = { 0 };
+	struct api_error e = {0};
 	if (!rm || !rm->nodes || !rm->pods) {
 		api_err(&e, 503, "ServiceUnavailable", "the metrics API is not available");
 		return respond_err(req, &e);
@@ -865,7 +874,7 @@ void resmetrics_serve(struct resmetrics *rm, struct http_req *req, const struct 
 	m->pods = res == rm->m_pods;
 	m->table = table;
 	snprintf(m->name, sizeof m->name, "%s", name ? name : "");
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	if (!m->name[0] &&
 	    label_selector_parse(http_req_query(req, "labelSelector"), &m->ls, &err) < 0) {
 		api_err(&e, 400, "BadRequest", "%s", err.msg);
@@ -873,6 +882,6 @@ void resmetrics_serve(struct resmetrics *rm, struct http_req *req, const struct 
 		return mreq_free(m);
 	}
 	m->view = view_get(rm);
-	struct reg_list_opts o = { .ns = m->pods ? ns : NULL, .labels = m->ls, .parse = true };
+	struct reg_list_opts o = {.ns = m->pods ? ns : NULL, .labels = m->ls, .parse = true};
 	registry_list(rm->reg, http_req_loop(req), m->pods ? rm->pods : rm->nodes, &o, listed, m);
 }

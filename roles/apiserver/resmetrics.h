@@ -19,24 +19,25 @@ struct api_resource;
 struct tls_client_config;
 struct resmetrics;
 
-#define RM_PERIOD_MS 10000u     /* scrape period, as metrics-server's default --metric-resolution=15s
+#define RM_PERIOD_MS                                                                               \
+	10000u /* scrape period, as metrics-server's default --metric-resolution=15s
 				 * shortened so that the first rate is there sooner */
 #define RM_SCRAPE_TIMEOUT_MS 8000u
-#define RM_MAX_BODY ((size_t)8 << 20)
+#define RM_MAX_BODY	     ((size_t)8 << 20)
 
 /* ---- pure parts (unit tested) ---------------------------------------------------------------- */
 
 /* One cumulative CPU counter and one memory gauge, each with its sample time. */
 struct rm_series {
 	bool has_cpu, has_mem;
-	double cpu_s;        /* core-seconds since start */
+	double cpu_s; /* core-seconds since start */
 	int64_t cpu_ts_ms;
-	double mem_bytes;    /* working set */
+	double mem_bytes; /* working set */
 	int64_t mem_ts_ms;
 };
 
 struct rm_ctr_series {
-	char *ns, *pod, *ctr;  /* owned */
+	char *ns, *pod, *ctr; /* owned */
 	struct rm_series s;
 };
 
@@ -59,10 +60,10 @@ const struct rm_ctr_series *rm_scrape_find(const struct rm_scrape *s, const char
 					   const char *pod, const char *ctr);
 
 struct rm_usage {
-	uint64_t nanocores;  /* Δcpu / Δt */
-	uint64_t mem_bytes;  /* the newer sample's working set */
-	int64_t ts_ms;       /* the newer CPU sample's time: the end of the window */
-	int64_t window_ms;   /* Δt */
+	uint64_t nanocores; /* Δcpu / Δt */
+	uint64_t mem_bytes; /* the newer sample's working set */
+	int64_t ts_ms;	    /* the newer CPU sample's time: the end of the window */
+	int64_t window_ms;  /* Δt */
 };
 
 /* metrics-server's rate: both samples have CPU and memory, the newer one is strictly later and
@@ -76,11 +77,11 @@ void rm_format_window(int64_t ms, char *buf, size_t cap);
 /* ---- the service ------------------------------------------------------------------------------- */
 
 struct resmetrics_config {
-	struct registry *reg;           /* borrowed; must outlive it */
-	const struct schema *schema;    /* borrowed */
-	struct tls_client_config *tls;  /* borrowed: the node proxy's kubelet client identity */
-	struct loop *loop;              /* the loop the scraper runs on; borrowed */
-	uint32_t period_ms;             /* 0: RM_PERIOD_MS */
+	struct registry *reg;	       /* borrowed; must outlive it */
+	const struct schema *schema;   /* borrowed */
+	struct tls_client_config *tls; /* borrowed: the node proxy's kubelet client identity */
+	struct loop *loop;	       /* the loop the scraper runs on; borrowed */
+	uint32_t period_ms;	       /* 0: RM_PERIOD_MS */
 };
 
 /* Creates the service and schedules its first scrape on cfg->loop (any thread, before or after

@@ -36,7 +36,7 @@ static int on_sample(const struct prom_sample *s, void *arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	size_t count = 0;
 	int rc = prom_parse((const char *)data, size, on_sample, &count, &err);
 	if (rc < 0)
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(count <= PROM_MAX_SAMPLES);
 
 	struct rm_scrape sc;
-	struct kc_err err2 = { 0 };
+	struct kc_err err2 = {0};
 	int rc2 = rm_scrape_parse((const char *)data, size, 1000, &sc, &err2);
 	check((rc2 < 0) == (rc < 0));
 	if (rc2 < 0) {

@@ -53,7 +53,7 @@ static void test_prom_samples(void **state)
 {
 	(void)state;
 	struct seen x;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	const char *text = "# HELP a_total help text\n"
 			   "# TYPE a_total counter\n"
 			   "\n"
@@ -82,23 +82,23 @@ static void test_prom_malformed(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"a",                      /* no value */
-		"a 1x",                   /* bad value */
-		"a 0x10",                 /* hex is not a sample value */
-		"1a 1",                   /* name starts with a digit */
-		"a{b=\"1\" 1",            /* unterminated label set */
-		"a{b=\"1} 1",             /* unterminated value */
-		"a{b=1} 1",               /* unquoted value */
-		"a{b=\"\\x\"} 1",         /* unknown escape */
-		"a{b=\"1\",b=\"2\"} 1",   /* duplicate label */
-		"a{b=\"1\"}1",            /* no blank after the labels */
-		"a 1 2 3",                /* text after the timestamp */
-		"a 1 1.5",                /* fractional timestamp */
-		"a{:b=\"1\"} 1",          /* ':' is not allowed in label names */
+		"a",			/* no value */
+		"a 1x",			/* bad value */
+		"a 0x10",		/* hex is not a sample value */
+		"1a 1",			/* name starts with a digit */
+		"a{b=\"1\" 1",		/* unterminated label set */
+		"a{b=\"1} 1",		/* unterminated value */
+		"a{b=1} 1",		/* unquoted value */
+		"a{b=\"\\x\"} 1",	/* unknown escape */
+		"a{b=\"1\",b=\"2\"} 1", /* duplicate label */
+		"a{b=\"1\"}1",		/* no blank after the labels */
+		"a 1 2 3",		/* text after the timestamp */
+		"a 1 1.5",		/* fractional timestamp */
+		"a{:b=\"1\"} 1",	/* ':' is not allowed in label names */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct seen x;
-		struct kc_err err = { 0 };
+		struct kc_err err = {0};
 		int rc = parse(bad[i], &x, &err);
 		if (rc != -KC_EPARSE)
 			fail_msg("\"%s\": rc %d, want -KC_EPARSE", bad[i], rc);
@@ -110,7 +110,7 @@ static void test_prom_malformed(void **state)
 static void test_prom_limits(void **state)
 {
 	(void)state;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	struct seen x;
 	/* one line over the limit */
 	size_t n = PROM_MAX_LINE + 10;
@@ -173,7 +173,7 @@ static void test_scrape_and_rate(void **state)
 {
 	(void)state;
 	struct rm_scrape a, b;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	assert_int_equal(rm_scrape_parse(scrape1, strlen(scrape1), 999, &a, &err), 0);
 	assert_int_equal(rm_scrape_parse(scrape2, strlen(scrape2), 1010500, &b, &err), 0);
 	/* the path-like container name and the sample without a container are ignored */
@@ -245,7 +245,7 @@ static void test_label_writer(void **state)
 	struct kc_str line = KC_STR_INIT;
 	kc_str_addf(&line, "m{l=%s} 1\n", s.buf);
 	struct seen x;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	assert_int_equal(parse(line.buf, &x, &err), 0);
 	assert_string_equal(x.labels[0], "l=a\"b\\c\nd");
 	kc_str_free(&s);
@@ -255,9 +255,9 @@ static void test_label_writer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prom_samples),   cmocka_unit_test(test_prom_malformed),
-		cmocka_unit_test(test_prom_limits),    cmocka_unit_test(test_scrape_and_rate),
-		cmocka_unit_test(test_window),         cmocka_unit_test(test_label_writer),
+		cmocka_unit_test(test_prom_samples), cmocka_unit_test(test_prom_malformed),
+		cmocka_unit_test(test_prom_limits),  cmocka_unit_test(test_scrape_and_rate),
+		cmocka_unit_test(test_window),	     cmocka_unit_test(test_label_writer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
