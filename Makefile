@@ -34,7 +34,8 @@ WERROR ?= 0
 # kc's own sources (explicit lists; main.c is separate so tests can link everything else)
 
 LIB_SRCS := lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/clock.c lib/fs.c \
-	lib/json.c lib/yaml.c lib/base64.c lib/crypto.c lib/x509.c lib/jwt.c lib/quantity.c
+	lib/json.c lib/yaml.c lib/base64.c lib/crypto.c lib/x509.c lib/jwt.c lib/quantity.c \
+	lib/promtext.c
 
 NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 	net/http_server.c net/http_client.c net/ws.c net/router.c net/netlink.c
@@ -46,6 +47,7 @@ STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/watch.c \
 
 API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c roles/apiserver/registry.c \
 	roles/apiserver/handlers.c roles/apiserver/gc.c roles/apiserver/schema.c roles/apiserver/nodeproxy.c roles/apiserver/nodecert.c \
+	roles/apiserver/resmetrics.c \
 	roles/apiserver/kinds.c roles/apiserver/patch.c roles/apiserver/selector.c \
 	roles/apiserver/table.c roles/apiserver/discovery.c roles/apiserver/openapi.c \
 	roles/apiserver/auth.c roles/apiserver/rbac.c roles/apiserver/rbac_bootstrap.c \

@@ -392,6 +392,52 @@ int cg_remove_dir(const char *dir, struct kc_err *err)
 #define MAX_SHARES 262144
 #define MIN_QUOTA_US 1000
 
+/* ---- the machine ---- */
+
+/* "key: value kB" from meminfo text; -1 when absent. */
+static long long meminfo_kb(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, key, kl) && l[kl] == ':') {
+			char *end;
+			long long v = strtoll(l + kl + 1, &end, 10);
+			return end == l + kl + 1 || v < 0 ? -1 : v;
+		}
+	}
+	return -1;
+}
+
+int rt_host_usage(const char *proc, struct rt_host_usage *out, struct kc_err *err)
+{
+	memset(out, 0, sizeof *out);
+	char buf[8192];
+	ssize_t n = cg_read(proc, "stat", buf, sizeof buf);
+	if (n < 0)
+		return kc_err_set(err, (int)n, "read %s/stat: %s", proc, strerror((int)-n));
+	unsigned long long f[8] = { 0 };
+	if (strncmp(buf, "cpu ", 4) ||
+	    sscanf(buf + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3],
+		   &f[4], &f[5], &f[6], &f[7]) < 4)
+		return kc_err_set(err, -KC_EPARSE, "%s/stat: no cpu line", proc);
+	/* user nice system idle iowait irq softirq steal: all but idle and iowait are busy */
+	unsigned long long ticks = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+	long hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0)
+		hz = 100;
+	out->cpu_usage_ns = (uint64_t)(ticks * (1000000000ULL / (unsigned long long)hz));
+	n = cg_read(proc, "meminfo", buf, sizeof buf);
+	if (n < 0)
+		return kc_err_set(err, (int)n, "read %s/meminfo: %s", proc, strerror((int)-n));
+	long long total = meminfo_kb(buf, "MemTotal"), free_ = meminfo_kb(buf, "MemFree");
+	long long inactive = meminfo_kb(buf, "Inactive(file)");
+	if (total < 0 || free_ < 0)
+		return kc_err_set(err, -KC_EPARSE, "%s/meminfo: no MemTotal or MemFree", proc);
+	long long ws = total - free_ - (inactive > 0 ? inactive : 0);
+	out->memory_working_set = ws > 0 ? (uint64_t)ws * 1024 : 0;
+	return 0;
+}
+
 uint64_t rt_cpu_shares_from_milli(int64_t milli)
 {
 	if (milli <= 0)

@@ -80,6 +80,16 @@ int rt_cgroup_set_limits(struct rt_cgroup *cg, const struct rt_cgroup_limits *li
 int rt_cgroup_join(struct rt_cgroup *cg, pid_t pid, struct kc_err *err);
 /* Reads usage and OOM counters. Missing files leave their fields 0. */
 int rt_cgroup_stats(struct rt_cgroup *cg, struct rt_cgroup_stats *st, struct kc_err *err);
+/* The whole machine's usage as kubelet reports the node's: cumulative CPU time of every CPU
+ * from <proc>/stat (user+nice+system+irq+softirq+steal, USER_HZ ticks converted to ns) and the
+ * memory working set from <proc>/meminfo (MemTotal - MemFree - Inactive(file), as cAdvisor's
+ * usage minus inactive_file of the root cgroup). proc is "/proc" outside tests. Returns 0 or a
+ * negative code with err naming the file. */
+struct rt_host_usage {
+	uint64_t cpu_usage_ns;
+	uint64_t memory_working_set;
+};
+int rt_host_usage(const char *proc, struct rt_host_usage *out, struct kc_err *err);
 /* Sends sig to every process in the node and below (v2 SIGKILL: cgroup.kill when the kernel
  * has it). Returns the number of processes signalled (cgroup.kill counts as 1), or a negative
  * code. */

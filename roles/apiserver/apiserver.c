@@ -33,6 +33,7 @@
 #include "roles/apiserver/handlers.h"
 #include "roles/apiserver/nodecert.h"
 #include "roles/apiserver/nodeproxy.h"
+#include "roles/apiserver/resmetrics.h"
 #include "roles/apiserver/openapi.h"
 #include "roles/apiserver/registry.h"
 #include "roles/apiserver/schema.h"
@@ -66,6 +67,7 @@ struct apiserver {
 	struct openapi *openapi;
 	struct gc *gc;
 	struct nodeproxy *nodeproxy;
+	struct resmetrics *metrics;
 	struct nodecert *nodecert;
 	struct api_ctx ctx;
 };
@@ -250,6 +252,8 @@ static void begin_shutdown(struct loop *l, void *arg)
 		gc_stop(w->a->gc);
 		w->a->gc = NULL;
 	}
+	if (w == &w->a->workers[0])
+		resmetrics_stop(w->a->metrics);
 	http_server_shutdown(w->srv, STOP_GRACE_MS, shutdown_done, w);
 }
 
@@ -369,6 +373,11 @@ int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki
 	}
 	/* before the loop runs: the gc's first requests complete there */
 	a->gc = gc_start(a->reg, a->auth, a->workers[0].loop);
+	/* metrics.k8s.io: the scraper shares loop 0 with the gc */
+	struct resmetrics_config mc = { .reg = a->reg, .schema = schema_builtin(),
+					.tls = nodeproxy_tls(a->nodeproxy), .loop = a->workers[0].loop };
+	a->metrics = resmetrics_new(&mc);
+	a->ctx.metrics = a->metrics;
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		struct worker *w = &a->workers[i];
 		if (pthread_create(&w->thread, NULL, run_worker, w) != 0) {
@@ -403,6 +412,7 @@ void apiserver_stop(struct apiserver *a)
 	router_free(a->router);
 	openapi_free(a->openapi);
 	discovery_free(a->disc);
+	resmetrics_free(a->metrics);
 	nodeproxy_free(a->nodeproxy);
 	nodecert_free(a->nodecert);
 	registry_free(a->reg);

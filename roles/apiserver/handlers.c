@@ -27,6 +27,7 @@
 #include "roles/apiserver/patch.h"
 #include "roles/apiserver/protobuf.h"
 #include "roles/apiserver/registry.h"
+#include "roles/apiserver/resmetrics.h"
 #include "roles/apiserver/schema.h"
 #include "roles/apiserver/selector.h"
 #include "roles/apiserver/status.h"
@@ -1678,6 +1679,13 @@ static void h_resource(struct http_req *req, void *arg)
 	if (!authorize(h, stream_sub ? "create" : verb_names[h->verb], av_sub))
 		return hreq_free(h);
 
+	if (!strcmp(h->res->group, "metrics.k8s.io")) {
+		/* computed from the nodes' usage, never stored: only get and list reach here */
+		const char *acc = http_req_header(req, "Accept");
+		resmetrics_serve(ctx->metrics, req, h->res, h->ns, h->name[0] ? h->name : NULL,
+				 acc && table_wanted(acc));
+		return hreq_free(h);
+	}
 	if (!strcmp(h->sub, "log") || !strcmp(h->sub, "exec") || !strcmp(h->sub, "attach") ||
 	    !strcmp(h->sub, "portforward") || !strcmp(h->sub, "proxy")) {
 		/* the node proxy takes the req over */

@@ -14,6 +14,7 @@ struct auth;
 struct discovery;
 struct openapi;
 struct nodeproxy;
+struct resmetrics;
 
 /* What every handler reads; immutable once the routes are added, shared by every loop thread
  * (auth and registry are thread-safe). All pointers are borrowed and must outlive the router. */
@@ -24,6 +25,7 @@ struct api_ctx {
 	const struct discovery *disc;
 	const struct openapi *openapi;
 	struct nodeproxy *nodeproxy;   /* pods/log and pods/exec; NULL: they answer 503 */
+	struct resmetrics *metrics;    /* metrics.k8s.io nodes and pods; NULL: they answer 503 */
 };
 
 /* Adds GET /api, /apis, /openapi/..., and every method on /api/... and /apis/... to rt. */

@@ -112,6 +112,11 @@ int nodeproxy_new(const struct nodeproxy_config *cfg, struct nodeproxy **out, st
 	return 0;
 }
 
+struct tls_client_config *nodeproxy_tls(struct nodeproxy *np)
+{
+	return np ? np->tls : NULL;
+}
+
 void nodeproxy_free(struct nodeproxy *np)
 {
 	if (!np)

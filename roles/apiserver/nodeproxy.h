@@ -11,6 +11,7 @@ struct http_req;
 struct registry;
 struct schema;
 struct nodeproxy;
+struct tls_client_config;
 
 struct nodeproxy_config {
 	struct registry *reg;          /* borrowed; must outlive the proxy */
@@ -22,6 +23,9 @@ struct nodeproxy_config {
 
 /* Returns 0 with *out (free with nodeproxy_free), or a negative code with err. */
 int nodeproxy_new(const struct nodeproxy_config *cfg, struct nodeproxy **out, struct kc_err *err);
+/* The TLS client configuration the proxy dials kubelets with (CA and client identity),
+ * borrowed: valid until nodeproxy_free. The metrics scraper uses it too. */
+struct tls_client_config *nodeproxy_tls(struct nodeproxy *np);
 /* Frees the proxy; connections in flight keep their own TLS config reference. NULL is a no-op. */
 void nodeproxy_free(struct nodeproxy *np);
 

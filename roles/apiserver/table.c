@@ -21,6 +21,7 @@
 
 #include "lib/alloc.h"
 #include "lib/json.h"
+#include "lib/quantity.h"
 
 /* ---------------------------------------------------------------------------------------------
  * JSON reading helpers (borrowed pointers into the object; absent or mistyped values read as
@@ -1227,6 +1228,15 @@ static const struct col cols_lease[] = {
 	C_AGE,
 };
 
+/* metrics-server's tables of NodeMetrics and PodMetrics: the usage quantities (a pod's summed
+ * over its containers) and the window */
+static const struct col cols_metrics[] = {
+	{ "Name", "string", "name", "Name of the resource", 0 },
+	{ "cpu", "string", "quantity", "", 0 },
+	{ "memory", "string", "quantity", "", 0 },
+	{ "Window", "string", "duration", "", 0 },
+};
+
 static const struct col cols_ingress[] = {
 	C_NAME,
 	C_S("Class", "The name of the IngressClass resource that should be used for additional "
@@ -2158,6 +2168,43 @@ static void cells_lease(struct row *w, const cJSON *o)
 	cell_age(w, o);
 }
 
+/* The sum of 'resource' over usages (one or every container's), canonical, into buf. */
+static void usage_sum(const cJSON *usages, bool list, const char *resource, char *buf)
+{
+	struct kc_quantity sum, q;
+	bool any = false;
+	kc_quantity_make(&sum, 0, 0, KC_QUANTITY_DECIMAL_SI);
+	const cJSON *u = list ? (usages ? usages->child : NULL) : usages;
+	for (; u; u = list ? u->next : NULL) {
+		const cJSON *v = get(list ? get(u, "usage") : u, resource);
+		struct kc_err err;
+		if (v && kc_quantity_from_json(v, &q, &err) == 0) {
+			/* the sum keeps the first quantity's format, as Quantity.Add does */
+			if (!any)
+				sum = q;
+			else
+				kc_quantity_add(&sum, &q, &sum);
+			any = true;
+		}
+		if (!list)
+			break;
+	}
+	kc_quantity_format(&sum, buf);
+}
+
+static void cells_metrics(struct row *w, const cJSON *o)
+{
+	char buf[KC_QUANTITY_STRMAX];
+	const cJSON *ctrs = get(o, "containers");
+	const cJSON *usage = ctrs ? ctrs : get(o, "usage");
+	cell_name(w, o);
+	usage_sum(usage, ctrs != NULL, "cpu", buf);
+	cell_str(w, buf);
+	usage_sum(usage, ctrs != NULL, "memory", buf);
+	cell_str(w, buf);
+	cell_str(w, str(o, "window"));
+}
+
 static void cells_ingress(struct row *w, const cJSON *o)
 {
 	const cJSON *spec = get(o, "spec");
@@ -2503,6 +2550,8 @@ static const struct printer printers[] = {
 	P("batch", "jobs", cols_job, cells_job),
 	P("batch", "cronjobs", cols_cronjob, cells_cronjob),
 	P("coordination.k8s.io", "leases", cols_lease, cells_lease),
+	P("metrics.k8s.io", "nodes", cols_metrics, cells_metrics),
+	P("metrics.k8s.io", "pods", cols_metrics, cells_metrics),
 	P("discovery.k8s.io", "endpointslices", cols_endpointslice, cells_endpointslice),
 	P("networking.k8s.io", "ingresses", cols_ingress, cells_ingress),
 	P("networking.k8s.io", "ingressclasses", cols_ingressclass, cells_ingressclass),

@@ -212,6 +212,9 @@ cJSON *kl_api_post(struct kubelet *k, const char *path, const cJSON *body, int *
 /* nodeapi.c: the HTTPS node API on --kubelet-port. */
 int kl_nodeapi_start(struct kubelet *k, struct kc_err *err);
 void kl_nodeapi_stop(struct kubelet *k);
+/* nodeapi.c: GET /metrics/resource's body (Prometheus text) appended to out: the node's usage,
+ * then each pod's and each running container's, read from /proc and the cgroups now. Loop. */
+void kl_resource_metrics(struct kubelet *k, struct kc_str *out);
 
 /* node.c: the Node object, Lease and status. */
 cJSON *kl_node_object(struct kubelet *k);

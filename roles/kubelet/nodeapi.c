@@ -5,6 +5,10 @@
  *   GET /pods                          the pods bound to this node (a v1 PodList)
  *   GET /containerLogs/<ns>/<pod>/<c>  CRI log files rendered as text; follow streams new lines
  *                                      (polled every 200 ms) until the container exits
+ *   GET /metrics/resource              usage of the node, its pods and their running containers
+ *                                      in Prometheus text (what metrics-server scrapes): CPU
+ *                                      as cumulative core-seconds, memory as working set bytes,
+ *                                      read from the cgroups at request time, stamped in ms
  *   GET|POST /exec/<ns>/<pod>/<c>      WebSocket v5/v4.channel.k8s.io: channel 0 stdin, 1 stdout,
  *                                      2 stderr, 3 status, 4 resize, 255 close (v5)
  * An exec runs through the container's shim (rt_shim_exec) on a thread of its own, with pipes
@@ -31,6 +35,9 @@
 #include "net/tls.h"
 #include "net/ws.h"
 #include "roles/client/informer.h"
+#include "lib/clock.h"
+#include "lib/promtext.h"
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 
 #define FOLLOW_POLL_MS 200
@@ -610,6 +617,168 @@ static void h_exec(struct kubelet *k, struct http_req *req, char **seg)
 	}
 }
 
+/* ---- resource metrics ---- */
+
+static int64_t wall_ms(void)
+{
+	struct kc_clock *c = kc_clock_real();
+	return (int64_t)(c->wall_ns(c) / 1000000u);
+}
+
+static void metric_head(struct kc_str *s, const char *name, const char *help)
+{
+	kc_str_addf(s, "# HELP %s [STABLE] %s\n# TYPE %s %s\n", name, help, name,
+		    strstr(name, "_total") ? "counter" : "gauge");
+}
+
+static void metric_labels(struct kc_str *s, const char *name, const char *ctr, const char *ns,
+			  const char *pod)
+{
+	kc_str_adds(s, name);
+	kc_str_addc(s, '{');
+	if (ctr) {
+		kc_str_adds(s, "container=");
+		prom_write_label_value(s, ctr);
+		kc_str_addc(s, ',');
+	}
+	kc_str_adds(s, "namespace=");
+	prom_write_label_value(s, ns);
+	kc_str_adds(s, ",pod=");
+	prom_write_label_value(s, pod);
+	kc_str_addc(s, '}');
+}
+
+struct usage_row {
+	const char *ns, *pod, *ctr; /* borrowed from the informer's pod */
+	struct rt_cgroup_stats st;
+	int64_t ts_ms;
+};
+
+/* Reads the pod's cgroup and those of its running containers into rows (pod row first, ctr
+ * NULL). Returns the number of rows added; 0 when the pod has no cgroup on this node. */
+static size_t pod_usage(struct kubelet *k, enum rt_cgroup_mode mode, const cJSON *pod,
+			struct usage_row *rows, size_t cap)
+{
+	const char *uid = kc_json_get_str(pod, "metadata.uid");
+	const char *ns = kc_json_get_str(pod, "metadata.namespace");
+	const char *name = kc_json_get_str(pod, "metadata.name");
+	if (!uid || !ns || !name || cap == 0)
+		return 0;
+	struct kc_err err;
+	char podpath[512];
+	size_t n = 0;
+	for (int q = RT_QOS_GUARANTEED; q <= RT_QOS_BESTEFFORT && n == 0; q++) {
+		if (rt_cgroup_pod_path(podpath, sizeof podpath, RT_CGROUP_TOP, (enum rt_qos)q, uid) < 0)
+			return 0;
+		struct rt_cgroup *cg = rt_cgroup_new(RT_CGROUP_ROOT, mode, podpath);
+		struct usage_row *r = &rows[0];
+		memset(r, 0, sizeof *r);
+		if (cg && rt_cgroup_stats(cg, &r->st, &err) == 0) {
+			r->ns = ns;
+			r->pod = name;
+			r->ts_ms = wall_ms();
+			n = 1;
+		}
+		rt_cgroup_free(cg);
+	}
+	if (!n)
+		return 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, kc_json_get(pod, "spec.containers"))
+	{
+		const char *cn = kc_json_get_str(c, "name");
+		if (!cn || n == cap)
+			continue;
+		int attempt = find_attempt(k, uid, cn, false);
+		if (attempt < 0)
+			continue;
+		char path[600];
+		snprintf(path, sizeof path, "%s/%s-%d", podpath, cn, attempt);
+		struct rt_cgroup *cg = rt_cgroup_new(RT_CGROUP_ROOT, mode, path);
+		struct usage_row *r = &rows[n];
+		memset(r, 0, sizeof *r);
+		/* kubelet reports running containers only; an exited one keeps its cgroup a while */
+		if (cg && rt_cgroup_populated(cg) && rt_cgroup_stats(cg, &r->st, &err) == 0) {
+			r->ns = ns;
+			r->pod = name;
+			r->ctr = cn;
+			r->ts_ms = wall_ms();
+			n++;
+		}
+		rt_cgroup_free(cg);
+	}
+	return n;
+}
+
+void kl_resource_metrics(struct kubelet *k, struct kc_str *s)
+{
+	struct kc_err err = { 0 };
+	struct rt_host_usage hu;
+	int64_t now = wall_ms();
+	bool host = rt_host_usage("/proc", &hu, &err) == 0;
+	if (!host)
+		log_warn("kubelet: node usage err=\"%s\"", err.msg);
+	enum rt_cgroup_mode mode;
+	bool cgroups = rt_cgroup_detect_mode(RT_CGROUP_ROOT, &mode, &err) == 0;
+	struct usage_row *rows = NULL;
+	size_t nrows = 0, cap = 0;
+	size_t pos = 0;
+	const cJSON *p;
+	while (cgroups && k->pods && informer_next(k->pods, &pos, &p)) {
+		if (cap - nrows < KL_MAX_CONTAINERS + 1) {
+			cap = cap ? cap * 2 : 64;
+			rows = xrealloc(rows, cap * sizeof *rows);
+		}
+		nrows += pod_usage(k, mode, p, rows + nrows, KL_MAX_CONTAINERS + 1);
+	}
+	static const struct {
+		const char *name, *help;
+		bool cpu, pods;
+	} fams[] = {
+		{ "container_cpu_usage_seconds_total",
+		  "Cumulative cpu time consumed by the container in core-seconds", true, false },
+		{ "container_memory_working_set_bytes",
+		  "Current working set of the container in bytes", false, false },
+		{ "pod_cpu_usage_seconds_total",
+		  "Cumulative cpu time consumed by the pod in core-seconds", true, true },
+		{ "pod_memory_working_set_bytes", "Current working set of the pod in bytes", false,
+		  true },
+	};
+	if (host) {
+		metric_head(s, "node_cpu_usage_seconds_total",
+			    "Cumulative cpu time consumed by the node in core-seconds");
+		kc_str_addf(s, "node_cpu_usage_seconds_total %llu.%09llu %lld\n",
+			    (unsigned long long)(hu.cpu_usage_ns / 1000000000ULL),
+			    (unsigned long long)(hu.cpu_usage_ns % 1000000000ULL), (long long)now);
+		metric_head(s, "node_memory_working_set_bytes",
+			    "Current working set of the node in bytes");
+		kc_str_addf(s, "node_memory_working_set_bytes %llu %lld\n",
+			    (unsigned long long)hu.memory_working_set, (long long)now);
+	}
+	for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+		metric_head(s, fams[f].name, fams[f].help);
+		for (size_t i = 0; i < nrows; i++) {
+			const struct usage_row *r = &rows[i];
+			if ((r->ctr == NULL) != fams[f].pods)
+				continue;
+			metric_labels(s, fams[f].name, r->ctr, r->ns, r->pod);
+			if (fams[f].cpu)
+				kc_str_addf(s, " %llu.%09llu %lld\n",
+					    (unsigned long long)(r->st.cpu_usage_ns / 1000000000ULL),
+					    (unsigned long long)(r->st.cpu_usage_ns % 1000000000ULL),
+					    (long long)r->ts_ms);
+			else
+				kc_str_addf(s, " %llu %lld\n",
+					    (unsigned long long)r->st.memory_working_set,
+					    (long long)r->ts_ms);
+		}
+	}
+	kc_str_adds(s, "# HELP scrape_error [ALPHA] 1 if there was an error while getting container "
+		       "metrics, 0 otherwise\n# TYPE scrape_error gauge\n");
+	kc_str_addf(s, "scrape_error %d\n", host && cgroups ? 0 : 1);
+	free(rows);
+}
+
 /* ---- dispatch ---- */
 
 static bool allowed(const struct http_req *req)
@@ -654,6 +823,13 @@ static void serve(struct http_req *req, void *arg)
 		}
 		kc_str_adds(&s, "]}\n");
 		http_respond(req, 200, "application/json", s.buf, s.len);
+		kc_str_free(&s);
+		return;
+	}
+	if (!strcmp(req->path, "/metrics/resource") && !strcmp(req->method, "GET")) {
+		struct kc_str s = KC_STR_INIT;
+		kl_resource_metrics(k, &s);
+		http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", s.buf, s.len);
 		kc_str_free(&s);
 		return;
 	}

@@ -139,6 +139,40 @@ static void test_bad_paths(void **state)
 	assert_true(rt_cgroup_detect_mode("/nonexistent-kc", &m, &err) < 0);
 }
 
+/* The node's usage from a fake /proc: busy ticks (not idle, not iowait) in ns, and the memory
+ * working set as total - free - inactive file pages. */
+static void test_host_usage(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kc-proc-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	put(dir, "stat", "cpu  100 20 30 1000 50 5 5 40 0 0\ncpu0 50 10 15 500 25 2 2 20 0 0\n");
+	put(dir, "meminfo", "MemTotal:       16000 kB\nMemFree:         4000 kB\n"
+			    "MemAvailable:    9000 kB\nInactive(file):  3000 kB\n");
+	struct rt_host_usage hu;
+	struct kc_err err = { 0 };
+	assert_int_equal(rt_host_usage(dir, &hu, &err), 0);
+	long hz = sysconf(_SC_CLK_TCK);
+	assert_int_equal(hu.cpu_usage_ns, 200ULL * (1000000000ULL / (unsigned long long)hz));
+	assert_int_equal(hu.memory_working_set, 9000ULL * 1024);
+	/* malformed files are errors with a message */
+	put(dir, "stat", "intr 1 2 3\n");
+	assert_true(rt_host_usage(dir, &hu, &err) < 0);
+	assert_true(err.msg[0] != '\0');
+	put(dir, "stat", "cpu  1 1 1 1\n");
+	put(dir, "meminfo", "MemTotal: 5 kB\n");
+	assert_true(rt_host_usage(dir, &hu, &err) < 0);
+	char path[64];
+	snprintf(path, sizeof path, "%s/stat", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/meminfo", dir);
+	unlink(path);
+	rmdir(dir);
+	/* the real one answers */
+	assert_int_equal(rt_host_usage("/proc", &hu, &err), 0);
+	assert_true(hu.cpu_usage_ns > 0 && hu.memory_working_set > 0);
+}
+
 static void test_v2_fake(void **state)
 {
 	char root[] = "/tmp/kc-cg2-XXXXXX";
@@ -362,7 +396,7 @@ int main(void)
 		cmocka_unit_test(test_conversions), cmocka_unit_test(test_qos),
 		cmocka_unit_test(test_bad_paths),   cmocka_unit_test(test_v2_fake),
 		cmocka_unit_test(test_v1_fake),	    cmocka_unit_test(test_v2_real),
-		cmocka_unit_test(test_v1_real),
+		cmocka_unit_test(test_v1_real),     cmocka_unit_test(test_host_usage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
