@@ -238,9 +238,35 @@ static void pod_add(void *arg, const cJSON *obj)
 	pod_changed(arg, obj);
 }
 
+/* Whether two versions of a pod differ in more than status and resourceVersion. */
+static bool spec_changed(const cJSON *old, const cJSON *obj)
+{
+	if (!old)
+		return true;
+	cJSON *a = kc_json_dup(old), *b = kc_json_dup(obj);
+	kc_json_delete(a, "status");
+	kc_json_delete(b, "status");
+	kc_json_delete(a, "metadata.resourceVersion");
+	kc_json_delete(b, "metadata.resourceVersion");
+	bool ch = !kc_json_equal(a, b);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	return ch;
+}
+
 static void pod_update(void *arg, const cJSON *old, const cJSON *obj)
 {
-	(void)old;
+	struct kubelet *k = arg;
+	const char *uid = kc_json_get_str(obj, "metadata.uid");
+	struct kentry *e = uid ? kc_map_sget(&k->kpods, uid) : NULL;
+	/* As the kubelet's pod config does, a status-only update (most often the agent's own
+	 * status write) does not sync the pod again: it would, for one, turn ErrImagePull into
+	 * ImagePullBackOff at once. The newer object waits for the next sync. */
+	if (e && !e->is_static && !kl_pod_mirror_of(obj) && !spec_changed(old, obj)) {
+		cJSON_Delete(e->latest);
+		e->latest = kc_json_dup(obj);
+		return;
+	}
 	pod_changed(arg, obj);
 }
 
