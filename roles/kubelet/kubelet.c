@@ -10,7 +10,10 @@
  * differs from the last one written. Deleting pods (deletionTimestamp set) are stopped and then
  * deleted with grace 0 and a uid precondition, as the kubelet does. Restart safety: nothing is
  * killed at start; containers are found on disk by the first sync of their pod, and pod dirs
- * without a pod in the API are cleaned up once the informer has synced. */
+ * without a pod in the API are cleaned up once the informer has synced. Static pods
+ * (staticpod.c) are kpods too, keyed by their config hash and marked is_static: the manifest
+ * scan starts and stops them, the informer's mirror pods never become kpods, and their status
+ * is written to the mirror. */
 #include "roles/kubelet/kubelet.h"
 #include "roles/kubelet/kubelet_int.h"
 
