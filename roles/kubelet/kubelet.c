@@ -291,9 +291,10 @@ static void pod_delete(void *arg, const cJSON *obj)
 static bool in_statics(const cJSON *statics, const char *uid)
 {
 	const cJSON *s;
-	cJSON_ArrayForEach(s, statics)
+	cJSON_ArrayForEach(s, statics) {
 		if (!strcmp(kc_json_get_str(s, "metadata.uid"), uid))
 			return true;
+	}
 	return false;
 }
 

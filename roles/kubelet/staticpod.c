@@ -130,16 +130,58 @@ static cJSON *static_pod(struct kubelet *k, const cJSON *doc, struct kc_err *err
 	return pod;
 }
 
-/* Logs a bad file once per (size, mtime). */
-static void bad_file(struct kubelet *k, const char *path, const struct stat *st, const char *msg)
+/* Logs a bad file once per (size, mtime): *seen gets its signature, logged only when the
+ * previous scan's map had another one. */
+static void bad_file(struct kubelet *k, struct kc_map *seen, const char *path, const struct stat *st,
+		     const char *msg)
 {
 	char sig[64];
 	snprintf(sig, sizeof sig, "%lld:%lld", (long long)st->st_size, (long long)st->st_mtime);
 	const char *prev = kc_map_sget(&k->static_bad, path);
-	if (prev && !strcmp(prev, sig))
+	if (!prev || strcmp(prev, sig) != 0)
+		log_warn("kubelet: static pod manifest skipped file=%s err=\"%s\"", path, msg);
+	kc_map_sput(seen, path, xstrdup(sig));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads one manifest file into pods (or logs why not). */
+static void read_one(struct kubelet *k, struct kc_map *seen, const char *path, cJSON *pods)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	kc_map_sput(&k->static_bad, path, xstrdup(sig));
-	log_warn("kubelet: static pod manifest skipped file=%s err=\"%s\"", path, msg);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	struct kc_err err = { 0 };
+	cJSON *doc = NULL, *pod = NULL;
+	struct kc_yaml_limits lim = { .max_bytes = KL_STATIC_MAX_BYTES, .max_depth = 64,
+				      .max_nodes = 100000, .max_expanded_bytes = 4 * KL_STATIC_MAX_BYTES };
+	if (kc_read_file(path, KL_STATIC_MAX_BYTES, &buf, &len, &err) < 0 ||
+	    kc_yaml_to_json_one((char *)buf, len, &lim, &doc, &err) < 0 ||
+	    !(pod = static_pod(k, doc, &err))) {
+		bad_file(k, seen, path, &st, err.msg);
+		goto out;
+	}
+	/* two files for one pod: the first in name order wins */
+	const char *nm = kc_json_get_str(pod, "metadata.name");
+	const char *ns = kc_json_get_str(pod, "metadata.namespace");
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pods) {
+		if (!strcmp(kc_json_get_str(p, "metadata.name"), nm) &&
+		    !strcmp(kc_json_get_str(p, "metadata.namespace"), ns)) {
+			bad_file(k, seen, path, &st, "another manifest defines the same pod");
+			cJSON_Delete(pod);
+			goto out;
+		}
+	}
+	cJSON_AddItemToArray(pods, pod);
+out:
+	cJSON_Delete(doc);
+	free(buf);
 }
 
 int kl_static_read(struct kubelet *k, cJSON **out)
@@ -149,60 +191,45 @@ int kl_static_read(struct kubelet *k, cJSON **out)
 	char *dir = xasprintf("%s/manifests", k->data);
 	DIR *d = opendir(dir);
 	if (!d) {
+		int e = errno;
 		free(dir);
-		return errno == ENOENT ? 0 : -errno;
+		return e == ENOENT ? 0 : -e;
 	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
-	unsigned nfiles = 0;
 	while ((de = readdir(d)) != NULL) {
-		const char *n = de->d_name;
-		if (n[0] == '.' || !(has_suffix(n, ".yaml") || has_suffix(n, ".yml") || has_suffix(n, ".json")))
+		const char *nm = de->d_name;
+		if (nm[0] == '.' ||
+		    !(has_suffix(nm, ".yaml") || has_suffix(nm, ".yml") || has_suffix(nm, ".json")))
 			continue;
-		char *path = xasprintf("%s/%s", dir, n);
-		struct stat st;
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-			free(path);
-			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			names = xrealloc(names, cap * sizeof *names);
 		}
-		if (++nfiles > KL_STATIC_MAX_FILES) {
-			bad_file(k, path, &st, "too many manifest files");
-			free(path);
-			continue;
-		}
-		unsigned char *buf = NULL;
-		size_t len = 0;
-		struct kc_err err = { 0 };
-		cJSON *doc = NULL, *pod = NULL;
-		struct kc_yaml_limits lim = { .max_bytes = KL_STATIC_MAX_BYTES, .max_depth = 64,
-					      .max_nodes = 100000, .max_expanded_bytes = 4 * KL_STATIC_MAX_BYTES };
-		if (kc_read_file(path, KL_STATIC_MAX_BYTES, &buf, &len, &err) < 0 ||
-		    kc_yaml_to_json_one((char *)buf, len, &lim, &doc, &err) < 0 ||
-		    !(pod = static_pod(k, doc, &err))) {
-			bad_file(k, path, &st, err.msg);
-		} else {
-			kc_map_sdel(&k->static_bad, path);
-			/* two files with the same pod name: the first one read wins */
-			const char *nm = kc_json_get_str(pod, "metadata.name");
-			const char *ns = kc_json_get_str(pod, "metadata.namespace");
-			bool dup = false;
-			const cJSON *p;
-			cJSON_ArrayForEach(p, pods)
-				if (!strcmp(kc_json_get_str(p, "metadata.name"), nm) &&
-				    !strcmp(kc_json_get_str(p, "metadata.namespace"), ns))
-					dup = true;
-			if (dup) {
-				bad_file(k, path, &st, "another manifest defines the same pod");
-				cJSON_Delete(pod);
-			} else {
-				cJSON_AddItemToArray(pods, pod);
-			}
-		}
-		cJSON_Delete(doc);
-		free(buf);
-		free(path);
+		names[n++] = xstrdup(nm);
 	}
 	closedir(d);
+	qsort(names, n, sizeof *names, cmp_names);
+	struct kc_map seen;
+	kc_map_init(&seen, free);
+	for (size_t i = 0; i < n; i++) {
+		char *path = xasprintf("%s/%s", dir, names[i]);
+		if (i < KL_STATIC_MAX_FILES) {
+			read_one(k, &seen, path, pods);
+		} else {
+			struct stat st;
+			if (stat(path, &st) == 0)
+				bad_file(k, &seen, path, &st, "more than 256 manifest files");
+		}
+		free(path);
+		free(names[i]);
+	}
+	free(names);
 	free(dir);
+	/* only the bad files still there are remembered */
+	kc_map_free(&k->static_bad);
+	k->static_bad = seen;
 	return 0;
 }
 
@@ -269,11 +296,14 @@ void kl_mirror_sync(struct kubelet *k, const cJSON *statics)
 			continue;
 		bool keep = false;
 		const cJSON *s;
-		cJSON_ArrayForEach(s, statics)
-			if (!strcmp(kc_json_get_str(s, "metadata.uid"), mh) &&
-			    !strcmp(kc_json_get_str(s, "metadata.name"), kc_json_get_str(p, "metadata.name") ?: "") &&
-			    !strcmp(kc_json_get_str(s, "metadata.namespace"), kc_json_get_str(p, "metadata.namespace") ?: ""))
+		const char *pname = kc_json_get_str(p, "metadata.name");
+		const char *pns = kc_json_get_str(p, "metadata.namespace");
+		cJSON_ArrayForEach(s, statics) {
+			if (!strcmp(kc_json_get_str(s, "metadata.uid"), mh) && pname && pns &&
+			    !strcmp(kc_json_get_str(s, "metadata.name"), pname) &&
+			    !strcmp(kc_json_get_str(s, "metadata.namespace"), pns))
 				keep = true;
+		}
 		if (!keep || kc_json_get(p, "metadata.deletionTimestamp"))
 			mirror_delete(k, p);
 	}
