@@ -228,17 +228,26 @@ wait_for 30 ticker_gone && pass "the ticker's process is stopped on delete" ||
 	fail "the ticker's process is stopped on delete" "$(pids_of kc-ticker-marker)"
 
 # ---- 1b. a pod force-deleted while the worker's kc is down ----
+# a memory-backed emptyDir: a tmpfs the agent mounts under the pod's dir
+WD_SPEC='{"spec":{"nodeName":"kc-n2","volumes":[{"name":"m","emptyDir":{"medium":"Memory"}}],
+"containers":[{"name":"wd","image":"kc.test/busybox:1","volumeMounts":[{"name":"m","mountPath":"/m"}],
+"command":["sh","-c","trap exit TERM; sleep 3600 & wait # kc-wd-marker"]}]}}'
 expect "kubectl run wd on the worker" k run wd --image=kc.test/busybox:1 --restart=Never \
-	--overrides='{"spec":{"nodeName":"kc-n2"}}' -- sh -c 'trap "exit 0" TERM; sleep 3600 & wait # kc-wd-marker'
+	--overrides="$WD_SPEC"
 if wait_for 60 is_ready wd; then pass "pod wd Running on the worker"; else
 	fail "pod wd Running on the worker" "$(dump wd "$T_TMP/worker.log.1")"
 fi
 wd_uid=$(k get pod wd -o jsonpath='{.metadata.uid}')
 wd_pid=$(pids_of kc-wd-marker | head -n 1)
 veths() { ip -n "$NSW" -o link show type veth | grep -vc ' eth0@'; }
+# wd_mounts PID: mounts under wd's pod dir that PID sees (kc runs in the mount namespace
+# `ip netns exec` made for it)
+wd_mounts() { awk -v d="$D2/pods/$wd_uid" 'index($5, d) == 1' "/proc/$1/mountinfo" 2>/dev/null | wc -l; }
 [ -d "$D2/pods/$wd_uid" ] && [ -n "$wd_pid" ] && [ "$(veths)" -ge 1 ] &&
-	pass "wd has a dir, a process and a veth" ||
-	fail "wd has a dir, a process and a veth" "uid=$wd_uid pid=$wd_pid veths=$(veths)"
+	[ -n "$(pids_of "shim --dir $D2/pods/$wd_uid")" ] && [ "$(wd_mounts "$WPID")" -ge 1 ] &&
+	pass "wd has a dir, a process, a shim, a tmpfs mount and a veth" ||
+	fail "wd has a dir, a process, a shim, a tmpfs mount and a veth" \
+		"uid=$wd_uid pid=$wd_pid veths=$(veths) mounts=$(wd_mounts "$WPID")"
 kill -KILL "$WPID"
 wait "$WPID" 2>/dev/null
 WPID=""
@@ -250,13 +259,13 @@ start_worker 2
 wd_clean() {
 	[ -z "$(pids_of kc-wd-marker)" ] && [ ! -e "$D2/pods/$wd_uid" ] && [ ! -e "$D2/netns/$wd_uid" ] &&
 		[ ! -e "$D2/logs/$wd_uid" ] && [ "$(veths)" = 0 ] &&
-		! awk -v d="$D2/pods/" 'index($5, d) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo &&
-		! tr '\0' ' ' </proc/*/cmdline 2>/dev/null | grep -q "shim.*$wd_uid"
+		[ "$(wd_mounts $$)" = 0 ] && [ "$(wd_mounts "$WPID")" = 0 ] &&
+		[ -z "$(pids_of "shim --dir $D2/pods/$wd_uid")" ]
 }
 if wait_for 60 wd_clean; then pass "the restarted worker cleans up the force-deleted pod"; else
 	fail "the restarted worker cleans up the force-deleted pod" \
 		"pids=$(pids_of kc-wd-marker) veths=$(veths) $(ls "$D2/pods" "$D2/netns" 2>&1 | tr '\n' ' ')
-$(awk -v d="$D2" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | head -n 5)
+$(awk -v d="$D2" 'index($5, d) == 1 { print $5 }' "/proc/$WPID/mountinfo" | head -n 5)
 $(tail -n 10 "$T_TMP/worker.log.2")"
 fi
 if wait_for 60 node_ready kc-n2; then pass "the restarted worker is Ready"; else
