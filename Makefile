@@ -70,7 +70,8 @@ CONTROLLER_SRCS := roles/client/apiclient.c roles/client/informer.c roles/client
 	roles/controllers/nodelifecycle.c roles/scheduler/sched_filter.c roles/scheduler/scheduler.c
 
 KUBELET_SRCS := roles/kubelet/kubelet.c roles/kubelet/node.c roles/kubelet/podsync.c \
-	roles/kubelet/podutil.c roles/kubelet/crilog.c roles/kubelet/nodeapi.c roles/kubelet/join.c
+	roles/kubelet/podutil.c roles/kubelet/crilog.c roles/kubelet/nodeapi.c roles/kubelet/join.c \
+	roles/kubelet/staticpod.c
 
 CLI_SRCS := roles/config.c roles/pki.c roles/server.c roles/storesrv.c roles/storectl.c \
 	roles/imagectl.c roles/runtimectl.c

@@ -10,7 +10,10 @@
  * differs from the last one written. Deleting pods (deletionTimestamp set) are stopped and then
  * deleted with grace 0 and a uid precondition, as the kubelet does. Restart safety: nothing is
  * killed at start; containers are found on disk by the first sync of their pod, and pod dirs
- * without a pod in the API are cleaned up once the informer has synced. */
+ * without a pod in the API are cleaned up once the informer has synced. Static pods
+ * (staticpod.c) are kpods too, keyed by their config hash and marked is_static: the manifest
+ * scan starts and stops them, the informer's mirror pods never become kpods, and their status
+ * is written to the mirror. */
 #include "roles/kubelet/kubelet.h"
 #include "roles/kubelet/kubelet_int.h"
 
@@ -47,6 +50,9 @@ struct kentry {
 	cJSON *latest;      /* newer object from the informer, taken by the next sync */
 	bool gone;          /* deleted from the API */
 	bool syncing;
+	bool is_static;     /* from DATA/manifests: status goes to its mirror pod */
+	char mirror_uid[64];/* static: uid of its mirror pod in the API, "" when none */
+	char sent_uid[64];  /* static: the mirror the last status was written to */
 	struct loop_msg done;
 	struct kubelet *k;
 };
@@ -132,12 +138,16 @@ static void sync_done(struct loop *l, struct loop_msg *m)
 		}
 		return;
 	}
-	if (kp->status && obj && !e->gone) {
+	/* a static pod's status goes to its mirror pod, once it has one */
+	const char *target_uid = e->is_static ? e->mirror_uid : kp->uid;
+	if (kp->status && obj && !e->gone && target_uid[0]) {
 		struct kc_str s = KC_STR_INIT;
 		kc_json_write_canonical(&s, kp->status);
-		if (!kp->last_sent || strcmp(kp->last_sent, s.buf) != 0) {
+		if (!kp->last_sent || strcmp(kp->last_sent, s.buf) != 0 ||
+		    (e->is_static && strcmp(e->sent_uid, e->mirror_uid) != 0)) {
+			snprintf(e->sent_uid, sizeof e->sent_uid, "%s", e->mirror_uid);
 			cJSON *patch = kc_json_new_object();
-			kc_json_set_str(patch, "metadata.uid", kp->uid);
+			kc_json_set_str(patch, "metadata.uid", target_uid);
 			kc_json_add(patch, "status", kc_json_dup(kp->status));
 			char *body = kc_json_print(patch, NULL);
 			char path[600];
@@ -152,7 +162,7 @@ static void sync_done(struct loop *l, struct loop_msg *m)
 			kc_str_free(&s);
 		}
 	}
-	if (kp->api_delete && !e->gone) {
+	if (kp->api_delete && !e->gone && !e->is_static) {
 		char path[600], body[200];
 		snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", kp->ns, kp->name);
 		int n = snprintf(body, sizeof body,
@@ -212,8 +222,8 @@ static void pod_changed(void *arg, const cJSON *obj)
 {
 	struct kubelet *k = arg;
 	const char *uid = kc_json_get_str(obj, "metadata.uid");
-	if (!uid || strlen(uid) >= 64)
-		return;
+	if (!uid || strlen(uid) >= 64 || kl_pod_mirror_of(obj))
+		return; /* a mirror pod only reflects a static pod (staticpod.c) */
 	struct kentry *e = entry_for(k, uid);
 	snprintf(e->kp->ns, sizeof e->kp->ns, "%s", kc_json_get_str(obj, "metadata.namespace") ?: "default");
 	snprintf(e->kp->name, sizeof e->kp->name, "%s", kc_json_get_str(obj, "metadata.name") ?: "");
@@ -231,9 +241,35 @@ static void pod_add(void *arg, const cJSON *obj)
 	pod_changed(arg, obj);
 }
 
+/* Whether two versions of a pod differ in more than status and resourceVersion. */
+static bool spec_changed(const cJSON *old, const cJSON *obj)
+{
+	if (!old)
+		return true;
+	cJSON *a = kc_json_dup(old), *b = kc_json_dup(obj);
+	kc_json_delete(a, "status");
+	kc_json_delete(b, "status");
+	kc_json_delete(a, "metadata.resourceVersion");
+	kc_json_delete(b, "metadata.resourceVersion");
+	bool ch = !kc_json_equal(a, b);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	return ch;
+}
+
 static void pod_update(void *arg, const cJSON *old, const cJSON *obj)
 {
-	(void)old;
+	struct kubelet *k = arg;
+	const char *uid = kc_json_get_str(obj, "metadata.uid");
+	struct kentry *e = uid ? kc_map_sget(&k->kpods, uid) : NULL;
+	/* As the kubelet's pod config does, a status-only update (most often the agent's own
+	 * status write) does not sync the pod again: it would, for one, turn ErrImagePull into
+	 * ImagePullBackOff at once. The newer object waits for the next sync. */
+	if (e && !e->is_static && !kl_pod_mirror_of(obj) && !spec_changed(old, obj)) {
+		cJSON_Delete(e->latest);
+		e->latest = kc_json_dup(obj);
+		return;
+	}
 	pod_changed(arg, obj);
 }
 
@@ -241,11 +277,85 @@ static void pod_delete(void *arg, const cJSON *obj)
 {
 	struct kubelet *k = arg;
 	const char *uid = kc_json_get_str(obj, "metadata.uid");
-	if (!uid || strlen(uid) >= 64)
+	if (!uid || strlen(uid) >= 64 || kl_pod_mirror_of(obj))
 		return;
 	struct kentry *e = entry_for(k, uid);
+	if (e->is_static)
+		return;
 	e->gone = true;
 	workqueue_add(k->q, uid);
+}
+
+/* ---- static pods ---- */
+
+static bool in_statics(const cJSON *statics, const char *uid)
+{
+	const cJSON *s;
+	cJSON_ArrayForEach(s, statics) {
+		if (!strcmp(kc_json_get_str(s, "metadata.uid"), uid))
+			return true;
+	}
+	return false;
+}
+
+/* Starts static pods new in DATA/manifests, stops those whose file went or changed, and keeps
+ * their mirror pods. */
+static void static_tick(struct loop *l, struct loop_timer *t)
+{
+	struct kubelet *k = t->data;
+	cJSON *now = NULL;
+	int rc = kl_static_read(k, &now);
+	if (rc < 0) {
+		/* an unreadable directory keeps what runs rather than stopping everything */
+		log_warn("kubelet: cannot read DATA/manifests err=%d", rc);
+		cJSON_Delete(now);
+		loop_timer_start(l, t, KL_STATIC_PERIOD_MS);
+		return;
+	}
+	size_t pos = 0;
+	const void *key;
+	size_t kl;
+	void *v;
+	while (kc_map_next(&k->kpods, &pos, &key, &kl, &v)) {
+		struct kentry *e = v;
+		if (e->is_static && !e->gone && !in_statics(now, e->kp->uid)) {
+			log_info("kubelet: static pod removed pod=%s/%s uid=%s", e->kp->ns, e->kp->name, e->kp->uid);
+			e->gone = true;
+			workqueue_add(k->q, e->kp->uid);
+		}
+	}
+	const cJSON *s;
+	cJSON_ArrayForEach(s, now) {
+		const char *uid = kc_json_get_str(s, "metadata.uid");
+		struct kentry *e = kc_map_sget(&k->kpods, uid);
+		if (!e) {
+			e = entry_for(k, uid);
+			e->is_static = true;
+			e->kp->static_pod = true;
+			snprintf(e->kp->ns, sizeof e->kp->ns, "%s", kc_json_get_str(s, "metadata.namespace"));
+			snprintf(e->kp->name, sizeof e->kp->name, "%s", kc_json_get_str(s, "metadata.name"));
+			e->kp->pod = kc_json_dup(s);
+			log_info("kubelet: static pod pod=%s/%s uid=%s", e->kp->ns, e->kp->name, uid);
+			workqueue_add(k->q, uid);
+		}
+		if (!e->is_static)
+			continue;
+		/* the mirror to write status to */
+		const cJSON *m = k->pods ? informer_get(k->pods, e->kp->ns, e->kp->name) : NULL;
+		const char *mh = m ? kl_pod_mirror_of(m) : NULL;
+		const char *muid = mh && !strcmp(mh, uid) && !kc_json_get(m, "metadata.deletionTimestamp")
+					   ? kc_json_get_str(m, "metadata.uid") : NULL;
+		if (strcmp(e->mirror_uid, muid ? muid : "") != 0) {
+			snprintf(e->mirror_uid, sizeof e->mirror_uid, "%s", muid ? muid : "");
+			if (muid)
+				workqueue_add(k->q, uid);
+		}
+	}
+	if (k->node_registered)
+		kl_mirror_sync(k, now);
+	cJSON_Delete(k->statics);
+	k->statics = now;
+	loop_timer_start(l, t, KL_STATIC_PERIOD_MS);
 }
 
 /* Pod dirs on disk with no pod in the API: clean them up (pods deleted while kc was down). */
@@ -584,6 +694,7 @@ static void stop_on_loop(struct loop *l, void *arg)
 	loop_timer_stop(l, &k->lease_t);
 	loop_timer_stop(l, &k->status_t);
 	loop_timer_stop(l, &k->start_t);
+	loop_timer_stop(l, &k->static_t);
 	loop_timer_stop(l, &synced_t);
 	loop_stop(l);
 }
@@ -600,6 +711,7 @@ int kubelet_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 	pthread_cond_init(&k->cv, NULL);
 	kc_list_init(&k->jobs);
 	kc_map_init(&k->kpods, kentry_free);
+	kc_map_init(&k->static_bad, free);
 	k->started_s = time(NULL);
 	read_id("/etc/machine-id", k->machine_id, sizeof k->machine_id);
 	read_id("/proc/sys/kernel/random/boot_id", k->boot_id, sizeof k->boot_id);
@@ -641,6 +753,8 @@ int kubelet_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 	loop_timer_init(&k->start_t, start_tick, k);
 	loop_timer_init(&k->lease_t, lease_tick, k);
 	loop_timer_init(&k->status_t, status_tick, k);
+	loop_timer_init(&k->static_t, static_tick, k);
+	loop_timer_start(k->loop, &k->static_t, 0);
 	loop_timer_start(k->loop, &k->start_t, 0);
 	loop_timer_start(k->loop, &k->lease_t, LEASE_PERIOD_MS);
 	loop_timer_start(k->loop, &k->status_t, STATUS_PERIOD_MS);
@@ -685,6 +799,8 @@ void kubelet_stop(struct kubelet *k)
 	events_free(k->ev);
 	apiclient_free(k->api);
 	kc_map_free(&k->kpods);
+	kc_map_free(&k->static_bad);
+	cJSON_Delete(k->statics);
 	if (k->loop) {
 		loop_run_once(k->loop, 0);
 		loop_free(k->loop);

@@ -40,6 +40,9 @@ struct kc_key;
 #define KL_BACKOFF_MAX_S 300
 #define KL_MAX_CONTAINERS 64
 #define KL_MAX_EVENTS 16
+#define KL_STATIC_PERIOD_MS 3000
+#define KL_STATIC_MAX_FILES 256
+#define KL_STATIC_MAX_BYTES (1024 * 1024)
 
 /* ---- pure helpers (podutil.c) -------------------------------------------------------------- */
 
@@ -171,7 +174,9 @@ struct kubelet {
 	struct informer *pods, *nodes, *cms, *secrets, *services;
 	struct workqueue *q;
 	struct events *ev;
-	struct loop_timer lease_t, status_t, start_t;
+	struct loop_timer lease_t, status_t, start_t, static_t;
+	cJSON *statics;            /* static pods of DATA/manifests from the last scan (loop) */
+	struct kc_map static_bad;  /* manifest path -> "size:mtime" of the bad file logged */
 	struct kc_map kpods;       /* uid -> struct kpod * (loop) */
 	/* identity */
 	struct kc_cert *ca, *cert, *serve_cert;
@@ -208,6 +213,17 @@ char *kl_ctr_dir(const struct kubelet *k, const char *uid, const char *name, int
  * object (caller frees) or NULL; *status gets the HTTP status (0 on transport error). */
 cJSON *kl_api_get(struct kubelet *k, const char *path, int *status);
 cJSON *kl_api_post(struct kubelet *k, const char *path, const cJSON *body, int *status);
+
+/* staticpod.c: static pods from DATA/manifests (agent loop). kl_static_read reads the
+ * directory into *out, a new array of pods (caller frees), each with metadata.uid = its
+ * config.hash; bad files are logged and skipped. Returns 0, or -errno when the directory
+ * exists but cannot be read (*out is then empty). */
+int kl_static_read(struct kubelet *k, cJSON **out);
+/* Keeps one mirror pod per static pod in statics (an array from kl_static_read) and deletes
+ * mirrors that are terminating or match none; does nothing before the pod informer synced. */
+void kl_mirror_sync(struct kubelet *k, const cJSON *statics);
+/* The config.mirror annotation of a pod from the API (a mirror pod), or NULL. */
+const char *kl_pod_mirror_of(const cJSON *pod);
 
 /* nodeapi.c: the HTTPS node API on --kubelet-port. */
 int kl_nodeapi_start(struct kubelet *k, struct kc_err *err);

@@ -49,11 +49,13 @@ static void respond_text(struct http_req *req, int code, const char *msg)
 	http_respond(req, code, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
-/* The pod's uid from the informer cache. */
+/* The uid the pod's containers run under, from the informer cache: a mirror pod's is the
+ * static pod's (its config.mirror hash). */
 static const char *pod_uid(struct kubelet *k, const char *ns, const char *name)
 {
 	const cJSON *p = k->pods ? informer_get(k->pods, ns, name) : NULL;
-	return kc_json_get_str(p, "metadata.uid");
+	const char *mirror = p ? kl_pod_mirror_of(p) : NULL;
+	return mirror ? mirror : kc_json_get_str(p, "metadata.uid");
 }
 
 /* Highest attempt (or the one before it) of a container, from its log dir; -1 when none. */

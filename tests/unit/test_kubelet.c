@@ -1,16 +1,20 @@
 /* Unit tests for the node agent's pure helpers (roles/kubelet/podutil.c, crilog.c): the
  * CrashLoopBackOff sequence, resolv.conf and /etc/hosts as the kubelet writes them, container
  * environment resolution, and CRI log parsing and rendering (partial lines, tail, since,
- * timestamps, limitBytes). */
+ * timestamps, limitBytes), and static pod manifests (staticpod.c: names, hash uids, bad files). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/str.h"
 #include "roles/kubelet/kubelet_int.h"
@@ -345,6 +349,108 @@ static void test_cri_render_partial_only(void **state)
 	kc_str_free(&out);
 }
 
+/* ---- static pods ---- */
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *ann(const cJSON *pod, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(kc_json_get(pod, "metadata.annotations"), key)->valuestring;
+}
+
+static void test_static_read(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/kc-test-static.XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	struct kubelet k;
+	memset(&k, 0, sizeof k);
+	snprintf(k.data, sizeof k.data, "%s", tmpl);
+	snprintf(k.node, sizeof k.node, "n1");
+	kc_map_init(&k.static_bad, free);
+	cJSON *pods = NULL;
+	/* no directory: nothing, no error */
+	assert_int_equal(kl_static_read(&k, &pods), 0);
+	assert_int_equal(cJSON_GetArraySize(pods), 0);
+	cJSON_Delete(pods);
+
+	char md[600];
+	snprintf(md, sizeof md, "%s/manifests", tmpl);
+	assert_int_equal(mkdir(md, 0755), 0);
+	put(md, "web.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
+			    "  annotations: {a: b}\nspec:\n  containers:\n  - name: c\n    image: i:1\n");
+	put(md, "db.json", "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"db\","
+			   "\"namespace\":\"kube-system\",\"uid\":\"x\"},\"spec\":{\"containers\":"
+			   "[{\"name\":\"c\",\"image\":\"i:1\"}]}}");
+	put(md, "syntax.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n spec: [\n");
+	put(md, "deploy.yml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n");
+	put(md, "noctr.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: e}\nspec: {containers: []}\n");
+	put(md, "upper.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: Web}\n"
+			      "spec: {containers: [{name: c, image: i}]}\n");
+	put(md, "notes.txt", "not a manifest");
+	assert_int_equal(kl_static_read(&k, &pods), 0);
+	assert_int_equal(cJSON_GetArraySize(pods), 2);
+	assert_int_equal(k.static_bad.len, 4); /* syntax, deploy, noctr, upper */
+	char p[700];
+	snprintf(p, sizeof p, "%s/syntax.yaml", md);
+	assert_non_null(kc_map_sget(&k.static_bad, p));
+	const cJSON *web = NULL, *db = NULL, *x;
+	cJSON_ArrayForEach(x, pods) {
+		const char *n = kc_json_get_str(x, "metadata.name");
+		if (!strcmp(n, "web-n1"))
+			web = x;
+		else if (!strcmp(n, "db-n1"))
+			db = x;
+	}
+	assert_non_null(web);
+	assert_non_null(db);
+	assert_string_equal(kc_json_get_str(web, "metadata.namespace"), "default");
+	assert_string_equal(kc_json_get_str(db, "metadata.namespace"), "kube-system");
+	assert_string_equal(kc_json_get_str(web, "spec.nodeName"), "n1");
+	assert_string_equal(ann(web, "kubernetes.io/config.source"), "file");
+	assert_string_equal(ann(web, "a"), "b");
+	const char *uid = kc_json_get_str(web, "metadata.uid");
+	assert_int_equal(strlen(uid), 32);
+	assert_string_equal(ann(web, "kubernetes.io/config.hash"), uid);
+	assert_string_not_equal(kc_json_get_str(db, "metadata.uid"), "x");
+	char uid1[64];
+	snprintf(uid1, sizeof uid1, "%s", uid);
+	cJSON_Delete(pods);
+
+	/* the same file again: the same uid; a changed one: another */
+	assert_int_equal(kl_static_read(&k, &pods), 0);
+	cJSON_ArrayForEach(x, pods)
+		if (!strcmp(kc_json_get_str(x, "metadata.name"), "web-n1"))
+			assert_string_equal(kc_json_get_str(x, "metadata.uid"), uid1);
+	cJSON_Delete(pods);
+	put(md, "web.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
+			    "spec:\n  containers:\n  - name: c\n    image: i:2\n");
+	assert_int_equal(kl_static_read(&k, &pods), 0);
+	cJSON_ArrayForEach(x, pods)
+		if (!strcmp(kc_json_get_str(x, "metadata.name"), "web-n1"))
+			assert_string_not_equal(kc_json_get_str(x, "metadata.uid"), uid1);
+	cJSON_Delete(pods);
+	/* a second file for the same pod is skipped */
+	put(md, "web2.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n"
+			     "spec: {containers: [{name: c, image: i}]}\n");
+	assert_int_equal(kl_static_read(&k, &pods), 0);
+	assert_int_equal(cJSON_GetArraySize(pods), 2);
+	cJSON_Delete(pods);
+
+	kc_map_free(&k.static_bad);
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_cri_parse),
 		cmocka_unit_test(test_cri_render),
 		cmocka_unit_test(test_cri_render_partial_only),
+		cmocka_unit_test(test_static_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
