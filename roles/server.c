@@ -117,6 +117,10 @@ static int remote_start(struct kc_server *s, struct kc_err *err)
 		rc = kv_remote_ping(s->remote, &e);
 		if (rc == 0)
 			break;
+		if (e.code == -KC_ETLS)
+			return kc_err_set(err, rc, "the store members' certificates are not signed by "
+					  "DATA/tls/ca.crt: start the master on a new data dir with --token "
+					  "<a store member's DATA/token> to fetch the cluster CA (%s)", e.msg);
 		if (i == 30)
 			return kc_err_set(err, rc, "the store at %s does not answer: %s",
 					  s->cfg->store_endpoints, e.msg);

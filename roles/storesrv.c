@@ -43,6 +43,12 @@ static struct transport *wrap_tls(void *arg, int fd)
 	return tls_server_wrap(arg, fd);
 }
 
+/* The CA bootstrap on the client port too, for a master on a remote store (roles/pki.h). */
+static void serve_bootstrap(struct http_req *req, void *arg)
+{
+	kc_pki_bootstrap_serve(arg, req);
+}
+
 static void *run(void *arg)
 {
 	struct storesrv *s = arg;
@@ -144,6 +150,9 @@ int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 	struct gateway_backend be;
 	gateway_backend_store(s->store, &be);
 	rc = gateway_register(s->router, &be, &s->gw, err);
+	if (rc == 0 && s->bootstrap)
+		rc = router_add(s->router, "GET", "/kc/bootstrap/{file}", serve_bootstrap, s->bootstrap,
+				err);
 	if (rc < 0)
 		goto fail;
 	struct http_server_config hc = {

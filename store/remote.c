@@ -63,6 +63,7 @@ struct rreq {
 	void *arg;
 	uint64_t deadline_ms;
 	size_t tried;                 /* endpoints tried in this round */
+	size_t ep;                    /* the endpoint of the attempt in flight */
 	struct http_client_req *hreq;
 	struct loop_timer timer;
 	/* completion */
@@ -87,7 +88,7 @@ struct rwatch {
 	struct kc_str line;
 	struct loop_timer timer;
 	unsigned backoff_ms;
-	bool done;                    /* canceled or final: no more streams */
+	int status;                   /* HTTP status of the current stream */
 };
 
 /* A watch response on its way to the reply loop; owns what the response points at. */
@@ -158,7 +159,9 @@ static void retry(struct rreq *q, int rc)
 {
 	struct kv_remote *r = q->r;
 	uint64_t now = loop_now_ms(r->loop);
-	r->current = (r->current + 1) % r->nendpoints;
+	/* concurrent failures on one endpoint move the cursor once */
+	if (r->current == q->ep)
+		r->current = (q->ep + 1) % r->nendpoints;
 	if (++q->tried < r->nendpoints) {
 		send_req(q);
 		return;
@@ -179,7 +182,7 @@ static void on_done(struct http_client_req *hr, int rc, struct http_client_respo
 	if (r->closing)
 		return finish(q, -KC_ECLOSED);
 	if (rc < 0) {
-		kc_err_set(&q->err, rc, "store %s: %s", r->endpoints[r->current], err->msg);
+		kc_err_set(&q->err, rc, "store %s: %s", r->endpoints[q->ep], err->msg);
 		if (connect_failure(rc) || (q->kind == R_RANGE && rc != -KC_ETOOBIG))
 			return retry(q, rc);
 		/* a write may have run: its outcome is unknown */
@@ -207,7 +210,8 @@ static void send_req(struct rreq *q)
 		return finish(q, -KC_ECLOSED);
 	if (now >= q->deadline_ms)
 		return finish(q, -KC_ETIMEDOUT);
-	char *url = url_of(r, r->current, q->path);
+	q->ep = r->current;
+	char *url = url_of(r, q->ep, q->path);
 	struct http_client_header h = { "Content-Type", "application/json" };
 	struct http_client_request hr = {
 		.method = "POST", .url = url, .headers = &h, .nheaders = 1, .body = q->body.buf,
@@ -438,6 +442,7 @@ static void on_watch_head(struct http_client_req *hr, const struct http_client_r
 {
 	(void)hr;
 	struct rwatch *w = arg;
+	w->status = resp->status;
 	if (resp->status == 200)
 		w->r->current = w->endpoint;
 }
@@ -446,6 +451,12 @@ static void on_watch_data(struct http_client_req *hr, const char *data, size_t l
 {
 	(void)hr;
 	struct rwatch *w = arg;
+	if (w->status != 200) {
+		/* an error body, for on_watch_done (bounded) */
+		if (w->line.len < 64 * 1024)
+			kc_str_add(&w->line, data, len < 64 * 1024 ? len : 64 * 1024);
+		return;
+	}
 	kc_str_add(&w->line, data, len);
 	for (;;) {
 		char *nl = memchr(w->line.buf, '\n', w->line.len);
@@ -474,7 +485,7 @@ static void on_watch_done(struct http_client_req *hr, int rc, struct http_client
 		return watch_broken(w, err->msg);
 	if (resp->status != 200) {
 		struct kc_err e = { 0 };
-		int code = remote_parse_error(resp->status, resp->body, resp->body_len, &e);
+		int code = remote_parse_error(resp->status, w->line.buf, w->line.len, &e);
 		if (code == -MVCC_ECOMPACTED)
 			return watch_canceled(w, code, 0, e.msg);
 		return watch_broken(w, e.msg);
@@ -491,6 +502,7 @@ static void watch_connect(struct rwatch *w)
 	struct kc_str body = KC_STR_INIT;
 	if (r->closing)
 		return watch_finish(w);
+	w->status = 0;
 	remote_watch_to_json(&w->req, w->next_rev, &body);
 	char *url = url_of(r, w->endpoint, "/v3/watch");
 	struct http_client_header h = { "Content-Type", "application/json" };
@@ -711,8 +723,9 @@ int kv_remote_ping(struct kv_remote *r, struct kc_err *err)
 		;
 	sem_destroy(&p.done);
 	if (p.rc < 0) {
-		*err = p.err;
-		err->code = p.rc;
+		*err = p.err;   /* err->code: the last failure's own code (e.g. -KC_ETLS) */
+		if (!err->code)
+			err->code = p.rc;
 	}
 	return p.rc;
 }

@@ -44,8 +44,9 @@ struct kv_remote_config {
 int kv_remote_open(const struct kv_remote_config *cfg, struct kv_remote **out, struct kc_err *err);
 /* Fills *out with the struct kv of r (borrowed). */
 void kv_remote_kv(struct kv_remote *r, struct kv *out);
-/* Blocking: one linearizable range of key on the endpoints (for a start-up check). 0, or a
- * negative code with err. Not from the remote's thread. */
+/* Blocking: one linearizable count-only range on the endpoints (a start-up check). Returns 0,
+ * or a negative code with err (err->code: the last failure's own code, e.g. -KC_ETLS when the
+ * members' certificates are not signed by the configured CA). Not from the remote's thread. */
 int kv_remote_ping(struct kv_remote *r, struct kc_err *err);
 /* Stops the thread: pending requests complete with -KC_ECLOSED and watches get their final
  * NULL callback (posted: their reply loops must still run to release them). NULL is a no-op. */
