@@ -3,7 +3,8 @@
  * completions the store posts back to this loop. Peer traffic between members is plain HTTP with
  * --plain-http, else mutual TLS: every member holds the cluster CA (the first one made it, the
  * others fetched it with the join token, roles/pki.c) and a peer certificate of its own, and
- * serves the CA bootstrap (/kc/bootstrap/ on its peer port) to members that join later. */
+ * serves the CA bootstrap (/kc/bootstrap/ on its peer port) to members that join later, and on
+ * its client port to masters that use this store remotely (--store-endpoints). */
 #include "roles/storesrv.h"
 
 #include <errno.h>

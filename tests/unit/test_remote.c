@@ -386,11 +386,9 @@ static void test_watch(void **state)
 	assert_int_equal(mvcc_cmd_encode_delete(&cmd, &d, &err), 0);
 	apply_and_compare(&cmd, &evs);
 	assert_int_equal(evs.len, 3);
-	/* the store attaches prev_kv in watches from history: emulate it as the hub does */
-	mvcc_kv_copy(&evs.v[1].prev_kv, &evs.v[0].kv);
-	evs.v[1].has_prev = true;
-	mvcc_kv_copy(&evs.v[2].prev_kv, &evs.v[1].kv);
-	evs.v[2].has_prev = true;
+	/* the update and the delete carry the previous value */
+	assert_false(evs.v[0].has_prev);
+	assert_true(evs.v[1].has_prev && evs.v[2].has_prev);
 	struct watch_event we[3];
 	for (int i = 0; i < 3; i++)
 		we[i] = (struct watch_event){ .type = evs.v[i].type, .kv = &evs.v[i].kv,
