@@ -486,7 +486,8 @@ static void on_watch_done(struct http_client_req *hr, int rc, struct http_client
 	if (resp->status != 200) {
 		struct kc_err e = { 0 };
 		int code = remote_parse_error(resp->status, w->line.buf, w->line.len, &e);
-		if (code == -MVCC_ECOMPACTED)
+		/* a refused request (4xx: bad key, compacted...) will not do better elsewhere */
+		if (code == -MVCC_ECOMPACTED || (resp->status >= 400 && resp->status < 500))
 			return watch_canceled(w, code, 0, e.msg);
 		return watch_broken(w, e.msg);
 	}
