@@ -100,6 +100,9 @@ static void api_stop(struct kc_server *s);
 static int remote_start(struct kc_server *s, struct kc_err *err)
 {
 	int rc;
+	if (!s->cfg->plain_http && strstr(s->cfg->store_endpoints, "http://"))
+		return kc_err_set(err, -KC_EINVAL, "--store-endpoints has a plain http:// URL: "
+				  "use https, or --plain-http to allow unencrypted store traffic");
 	if (!s->cfg->plain_http || strstr(s->cfg->store_endpoints, "https://")) {
 		struct tls_client_opts o = { .ca = s->pki.ca, .cert = s->pki.admin,
 					     .key = s->pki.admin_key };

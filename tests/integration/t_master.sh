@@ -163,6 +163,13 @@ out=$("$KC" server --role=master --disable-agent --data-dir "$T_TMP/master-notok
 rc=$?
 case "$rc $out" in "2 "*"--token"*) pass "master with another CA: exit 2, names --token" ;;
 *) fail "master with another CA" "$rc $(printf '%s' "$out" | tail -n 2)" ;; esac
+out=$("$KC" server --role=master --disable-agent --data-dir "$T_TMP/master-plain" --node-name master \
+	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --api-port "$(free_port)" \
+	--store-port "$(free_port)" --peer-port "$(free_port)" --kubelet-port "$(free_port)" \
+	--store-endpoints "http://127.0.0.1:$SC" 2>&1)
+rc=$?
+case "$rc $out" in "2 "*"--plain-http"*) pass "http:// endpoint without --plain-http: exit 2" ;;
+*) fail "http:// endpoint without --plain-http" "$rc $(printf '%s' "$out" | tail -n 2)" ;; esac
 TD=$T_TMP/master-tls
 API3=$(free_port)
 start_master "$T_TMP/master-tls.log" "$TD" "$API3" "https://127.0.0.1:$SC" --token "$(cat "$SD/token")"
