@@ -31,7 +31,10 @@ static void l_progress(void *impl, int64_t id)
 }
 
 static const struct kv_ops local_ops = {
-	.submit = l_submit, .range = l_range, .watch = l_watch, .watch_cancel = l_cancel,
+	.submit = l_submit,
+	.range = l_range,
+	.watch = l_watch,
+	.watch_cancel = l_cancel,
 	.watch_progress = l_progress,
 };
 

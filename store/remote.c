@@ -24,25 +24,25 @@
 #include "net/http_client.h"
 #include "net/loop.h"
 
-#define DEF_TIMEOUT_MS 10000u
-#define RETRY_DELAY_MS 200u
-#define WATCH_RETRY_MAX_MS 2000u
+#define DEF_TIMEOUT_MS	      10000u
+#define RETRY_DELAY_MS	      200u
+#define WATCH_RETRY_MAX_MS    2000u
 #define WATCH_HEAD_TIMEOUT_MS 10000u
 
 struct kv_remote {
 	char *endpoints[REMOTE_ENDPOINTS_MAX];
 	size_t nendpoints;
-	size_t current;               /* remote thread: the endpoint that answered last */
+	size_t current; /* remote thread: the endpoint that answered last */
 	unsigned timeout_ms;
 	struct tls_client_config *tls;
 	struct loop *loop;
 	struct http_client *http;
 	pthread_t thread;
 	bool running;
-	bool closing;                 /* remote thread */
+	bool closing; /* remote thread */
 	atomic_llong next_watch_id;
-	struct kc_list reqs;          /* remote thread: struct rreq in flight */
-	struct kc_list watches;       /* remote thread: struct rwatch */
+	struct kc_list reqs;	/* remote thread: struct rreq in flight */
+	struct kc_list watches; /* remote thread: struct rwatch */
 };
 
 enum rkind { R_SUBMIT, R_RANGE };
@@ -62,8 +62,8 @@ struct rreq {
 	store_range_cb range_cb;
 	void *arg;
 	uint64_t deadline_ms;
-	size_t tried;                 /* endpoints tried in this round */
-	size_t ep;                    /* the endpoint of the attempt in flight */
+	size_t tried; /* endpoints tried in this round */
+	size_t ep;    /* the endpoint of the attempt in flight */
 	struct http_client_req *hreq;
 	struct loop_timer timer;
 	/* completion */
@@ -80,7 +80,7 @@ struct rwatch {
 	struct loop *reply_loop;
 	store_watch_cb cb;
 	void *arg;
-	struct watch_create_req req;  /* key and range_end point into keybuf */
+	struct watch_create_req req; /* key and range_end point into keybuf */
 	uint8_t *keybuf;
 	int64_t next_rev;
 	size_t endpoint;
@@ -88,7 +88,7 @@ struct rwatch {
 	struct kc_str line;
 	struct loop_timer timer;
 	unsigned backoff_ms;
-	int status;                   /* HTTP status of the current stream */
+	int status; /* HTTP status of the current stream */
 };
 
 /* A watch response on its way to the reply loop; owns what the response points at. */
@@ -96,7 +96,7 @@ struct wdeliver {
 	struct loop_msg msg;
 	store_watch_cb cb;
 	void *arg;
-	bool final;                   /* the NULL callback */
+	bool final; /* the NULL callback */
 	struct watch_resp resp;
 	struct mvcc_events events;
 };
@@ -105,8 +105,8 @@ struct wdeliver {
 
 static bool connect_failure(int rc)
 {
-	return rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH ||
-	       rc == -KC_ETLS || rc == -KC_EUNAVAIL || rc == -EADDRNOTAVAIL;
+	return rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH || rc == -KC_ETLS ||
+	       rc == -KC_EUNAVAIL || rc == -EADDRNOTAVAIL;
 }
 
 static char *url_of(const struct kv_remote *r, size_t ep, const char *path)
@@ -212,13 +212,19 @@ static void send_req(struct rreq *q)
 		return finish(q, -KC_ETIMEDOUT);
 	q->ep = r->current;
 	char *url = url_of(r, q->ep, q->path);
-	struct http_client_header h = { "Content-Type", "application/json" };
+	struct http_client_header h = {"Content-Type", "application/json"};
 	struct http_client_request hr = {
-		.method = "POST", .url = url, .headers = &h, .nheaders = 1, .body = q->body.buf,
-		.body_len = q->body.len, .timeout_ms = (uint32_t)(q->deadline_ms - now),
-		.on_done = on_done, .arg = q,
+		.method = "POST",
+		.url = url,
+		.headers = &h,
+		.nheaders = 1,
+		.body = q->body.buf,
+		.body_len = q->body.len,
+		.timeout_ms = (uint32_t)(q->deadline_ms - now),
+		.on_done = on_done,
+		.arg = q,
 	};
-	struct kc_err e = { 0 };
+	struct kc_err e = {0};
 	int rc = http_client_submit(r->http, &hr, &q->hreq, &e);
 	free(url);
 	if (rc < 0) {
@@ -361,15 +367,15 @@ static void watch_broken(struct rwatch *w, const char *why)
 		 (long long)w->id, r->endpoints[w->endpoint], (long long)w->next_rev, why);
 	w->endpoint = (w->endpoint + 1) % r->nendpoints;
 	loop_timer_start(r->loop, &w->timer, w->backoff_ms);
-	w->backoff_ms = w->backoff_ms * 2 > WATCH_RETRY_MAX_MS ? WATCH_RETRY_MAX_MS
-							       : w->backoff_ms * 2;
+	w->backoff_ms =
+		w->backoff_ms * 2 > WATCH_RETRY_MAX_MS ? WATCH_RETRY_MAX_MS : w->backoff_ms * 2;
 }
 
 /* One message of the stream. Returns false when w is gone or the stream was dropped. */
 static bool watch_message(struct rwatch *w, const char *line, size_t len)
 {
 	struct remote_watch_msg m;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	if (remote_parse_watch(line, len, &m, &err) < 0) {
 		watch_broken(w, err.msg);
 		return false;
@@ -402,18 +408,20 @@ static bool watch_message(struct rwatch *w, const char *line, size_t len)
 		/* a resumed stream never repeats, but be strict: drop what was delivered */
 		for (size_t i = 0; i < m.events.len; i++) {
 			struct mvcc_event *e = &m.events.v[i];
-			if (e->revision < w->next_rev || (w->req.no_put && e->type == MVCC_EVENT_PUT) ||
+			if (e->revision < w->next_rev ||
+			    (w->req.no_put && e->type == MVCC_EVENT_PUT) ||
 			    (w->req.no_delete && e->type == MVCC_EVENT_DELETE))
 				continue;
 			d->resp.events[n].type = e->type;
 			d->resp.events[n].kv = &e->kv;
-			d->resp.events[n].prev_kv = w->req.prev_kv && e->has_prev ? &e->prev_kv : NULL;
+			d->resp.events[n].prev_kv =
+				w->req.prev_kv && e->has_prev ? &e->prev_kv : NULL;
 			n++;
 		}
 		int64_t last = m.events.v[m.events.len - 1].revision;
 		d->resp.nevents = n;
 		d->resp.revision = last;
-		d->events = m.events;   /* owns the kvs the response points at */
+		d->events = m.events; /* owns the kvs the response points at */
 		mvcc_events_init(&m.events);
 		if (last + 1 > w->next_rev)
 			w->next_rev = last + 1;
@@ -470,7 +478,7 @@ static void on_watch_data(struct http_client_req *hr, const char *data, size_t l
 		while (n && (w->line.buf[n - 1] == '\r' || w->line.buf[n - 1] == ' '))
 			n--;
 		if (n && !watch_message(w, w->line.buf, n))
-			return;   /* w may be gone */
+			return; /* w may be gone */
 		kc_str_consume(&w->line, skip);
 	}
 }
@@ -484,7 +492,7 @@ static void on_watch_done(struct http_client_req *hr, int rc, struct http_client
 	if (rc < 0)
 		return watch_broken(w, err->msg);
 	if (resp->status != 200) {
-		struct kc_err e = { 0 };
+		struct kc_err e = {0};
 		int code = remote_parse_error(resp->status, w->line.buf, w->line.len, &e);
 		/* a refused request (4xx: bad key, compacted...) will not do better elsewhere */
 		if (code == -MVCC_ECOMPACTED || (resp->status >= 400 && resp->status < 500))
@@ -506,14 +514,22 @@ static void watch_connect(struct rwatch *w)
 	w->status = 0;
 	remote_watch_to_json(&w->req, w->next_rev, &body);
 	char *url = url_of(r, w->endpoint, "/v3/watch");
-	struct http_client_header h = { "Content-Type", "application/json" };
+	struct http_client_header h = {"Content-Type", "application/json"};
 	struct http_client_request hr = {
-		.method = "POST", .url = url, .headers = &h, .nheaders = 1, .body = body.buf,
-		.body_len = body.len, .stream = true, .timeout_ms = WATCH_HEAD_TIMEOUT_MS,
-		.on_head = on_watch_head, .on_data = on_watch_data, .on_done = on_watch_done,
+		.method = "POST",
+		.url = url,
+		.headers = &h,
+		.nheaders = 1,
+		.body = body.buf,
+		.body_len = body.len,
+		.stream = true,
+		.timeout_ms = WATCH_HEAD_TIMEOUT_MS,
+		.on_head = on_watch_head,
+		.on_data = on_watch_data,
+		.on_done = on_watch_done,
 		.arg = w,
 	};
-	struct kc_err e = { 0 };
+	struct kc_err e = {0};
 	int rc = http_client_submit(r->http, &hr, &w->hreq, &e);
 	free(url);
 	kc_str_free(&body);
@@ -613,7 +629,10 @@ static void r_progress(void *impl, int64_t id)
 }
 
 static const struct kv_ops remote_ops = {
-	.submit = r_submit, .range = r_range, .watch = r_watch, .watch_cancel = r_cancel,
+	.submit = r_submit,
+	.range = r_range,
+	.watch = r_watch,
+	.watch_cancel = r_cancel,
 	.watch_progress = r_progress,
 };
 
@@ -663,7 +682,8 @@ int kv_remote_open(const struct kv_remote_config *cfg, struct kv_remote **out, s
 			if (pu.tls && !r->tls) {
 				rc = kc_err_set(err, -KC_EINVAL,
 						"store endpoint %s is https but no TLS client "
-						"configuration was given", u);
+						"configuration was given",
+						u);
 				goto fail;
 			}
 		}
@@ -679,8 +699,11 @@ int kv_remote_open(const struct kv_remote_config *cfg, struct kv_remote **out, s
 		goto fail;
 	}
 	struct http_client_config hc = {
-		.max_idle_per_origin = 32, .max_conns = 4096, .connect_timeout_ms = 3000,
-		.request_timeout_ms = r->timeout_ms, .max_body_bytes = REMOTE_BODY_MAX,
+		.max_idle_per_origin = 32,
+		.max_conns = 4096,
+		.connect_timeout_ms = 3000,
+		.request_timeout_ms = r->timeout_ms,
+		.max_body_bytes = REMOTE_BODY_MAX,
 		.tls = r->tls,
 	};
 	r->http = http_client_new(r->loop, &hc);
@@ -714,17 +737,17 @@ static void ping_done(void *arg, int rc, struct mvcc_range_resp *resp, const str
 
 int kv_remote_ping(struct kv_remote *r, struct kc_err *err)
 {
-	struct ping p = { .rc = 0 };
+	struct ping p = {.rc = 0};
 	sem_init(&p.done, 0, 0);
 	static const char k[] = "/registry/health";
-	struct mvcc_range_req q = { .key = k, .key_len = sizeof k - 1, .count_only = true };
+	struct mvcc_range_req q = {.key = k, .key_len = sizeof k - 1, .count_only = true};
 	/* the reply runs on the remote's own loop: it only posts the semaphore */
 	r_range(r, r->loop, &q, true, ping_done, &p);
 	while (sem_wait(&p.done) < 0 && errno == EINTR)
 		;
 	sem_destroy(&p.done);
 	if (p.rc < 0) {
-		*err = p.err;   /* err->code: the last failure's own code (e.g. -KC_ETLS) */
+		*err = p.err; /* err->code: the last failure's own code (e.g. -KC_ETLS) */
 		if (!err->code)
 			err->code = p.rc;
 	}

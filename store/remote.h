@@ -33,10 +33,10 @@ struct kv_remote;
 #define REMOTE_BODY_MAX ((size_t)256 << 20)
 
 struct kv_remote_config {
-	const char *endpoints;           /* "http[s]://host:port[,...]" (copied) */
-	struct tls_client_config *tls;   /* for https endpoints (borrowed; must outlive); NULL:
+	const char *endpoints;	       /* "http[s]://host:port[,...]" (copied) */
+	struct tls_client_config *tls; /* for https endpoints (borrowed; must outlive); NULL:
 					  * https endpoints are refused */
-	unsigned request_timeout_ms;     /* per unary request, retries included; 0 = 10000 */
+	unsigned request_timeout_ms;   /* per unary request, retries included; 0 = 10000 */
 };
 
 /* Parses the endpoints and starts the thread. Does not contact the store. Returns 0 with *out
@@ -59,8 +59,7 @@ void kv_remote_close(struct kv_remote *r);
  * decode errors as mvcc_cmd_decode. */
 int remote_cmd_to_json(const void *cmd, size_t len, const char **path, enum mvcc_cmd_type *type,
 		       struct kc_str *body, struct kc_err *err);
-void remote_range_to_json(const struct mvcc_range_req *req, bool serializable,
-			  struct kc_str *body);
+void remote_range_to_json(const struct mvcc_range_req *req, bool serializable, struct kc_str *body);
 void remote_watch_to_json(const struct watch_create_req *req, int64_t start_revision,
 			  struct kc_str *body);
 
@@ -84,8 +83,8 @@ struct remote_watch_msg {
 	bool canceled;
 	int64_t compact_revision;
 	char cancel_reason[KC_ERRMSG_MAX];
-	struct mvcc_events events;   /* owned; has_prev set where prev_kv was sent */
-	int error;                   /* < 0: the stream carried an error (code as
+	struct mvcc_events events; /* owned; has_prev set where prev_kv was sent */
+	int error;		   /* < 0: the stream carried an error (code as
 				      * remote_parse_error), message in cancel_reason */
 };
 /* Parses one stream message ({"result":{...}} or {"error":{...}}) into *out (free with

@@ -54,8 +54,7 @@ static void put_true(struct kc_str *o, bool *f, const char *name, bool v)
 	kc_str_adds(o, "true");
 }
 
-static void put_enum(struct kc_str *o, bool *f, const char *name, const char *const *names,
-		     int v)
+static void put_enum(struct kc_str *o, bool *f, const char *name, const char *const *names, int v)
 {
 	if (!v)
 		return;
@@ -63,10 +62,10 @@ static void put_enum(struct kc_str *o, bool *f, const char *name, const char *co
 	kc_json_write_string(o, names[v]);
 }
 
-static const char *const sort_order_names[] = { "NONE", "ASCEND", "DESCEND" };
-static const char *const sort_target_names[] = { "KEY", "VERSION", "CREATE", "MOD", "VALUE" };
-static const char *const cmp_result_names[] = { "EQUAL", "GREATER", "LESS", "NOT_EQUAL" };
-static const char *const cmp_target_names[] = { "VERSION", "CREATE", "MOD", "VALUE", "LEASE" };
+static const char *const sort_order_names[] = {"NONE", "ASCEND", "DESCEND"};
+static const char *const sort_target_names[] = {"KEY", "VERSION", "CREATE", "MOD", "VALUE"};
+static const char *const cmp_result_names[] = {"EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
+static const char *const cmp_target_names[] = {"VERSION", "CREATE", "MOD", "VALUE", "LEASE"};
 
 static void range_fields(struct kc_str *o, bool *f, const struct mvcc_range_req *q)
 {
@@ -80,8 +79,7 @@ static void range_fields(struct kc_str *o, bool *f, const struct mvcc_range_req 
 	put_true(o, f, "count_only", q->count_only);
 }
 
-void remote_range_to_json(const struct mvcc_range_req *req, bool serializable,
-			  struct kc_str *body)
+void remote_range_to_json(const struct mvcc_range_req *req, bool serializable, struct kc_str *body)
 {
 	bool f = true;
 	kc_str_addc(body, '{');
@@ -117,8 +115,8 @@ static void ops_json(struct kc_str *o, bool *f, const char *name, const struct m
 	key(o, f, name);
 	kc_str_addc(o, '[');
 	for (size_t i = 0; i < n; i++) {
-		static const char *const names[] = { "", "request_range", "request_put",
-						      "request_delete_range", "request_txn" };
+		static const char *const names[] = {"", "request_range", "request_put",
+						    "request_delete_range", "request_txn"};
 		bool f1 = true, f2 = true;
 		if (i)
 			kc_str_addc(o, ',');
@@ -162,8 +160,8 @@ static void txn_fields(struct kc_str *o, bool *f, const struct mvcc_txn_req *t)
 			kc_json_write_string(o, cmp_target_names[c->target]);
 			put_b64(o, &f1, "key", c->key, c->key_len);
 			put_b64(o, &f1, "range_end", c->range_end, c->range_end_len);
-			static const char *const operand[] = { "version", "create_revision",
-							       "mod_revision", "value", "lease" };
+			static const char *const operand[] = {"version", "create_revision",
+							      "mod_revision", "value", "lease"};
 			if (c->target == MVCC_CMP_VALUE) {
 				key(o, &f1, "value");
 				kc_str_addc(o, '"');
@@ -219,8 +217,8 @@ int remote_cmd_to_json(const void *cmd, size_t len, const char **path, enum mvcc
 		put_i64(body, &f, "ID", c.u.lease_revoke.id);
 		break;
 	default:
-		rc = kc_err_set(err, -KC_EUNSUPPORTED,
-				"command type %d has no etcd gateway call", (int)c.type);
+		rc = kc_err_set(err, -KC_EUNSUPPORTED, "command type %d has no etcd gateway call",
+				(int)c.type);
 		break;
 	}
 	kc_str_addc(body, '}');
@@ -280,7 +278,8 @@ static const cJSON *fld(const cJSON *o, const char *snake)
 	const cJSON *c;
 	if (!cJSON_IsObject(o))
 		return NULL;
-	cJSON_ArrayForEach(c, o) {
+	cJSON_ArrayForEach(c, o)
+	{
 		if (c->string && name_is(c->string, snake))
 			return cJSON_IsNull(c) ? NULL : c;
 	}
@@ -377,10 +376,11 @@ static int parse_kvs(const cJSON *o, const char *name, struct mvcc_kv **out, siz
 	if (!cnt)
 		return 0;
 	*out = xcalloc(cnt, sizeof(**out));
-	cJSON_ArrayForEach(e, a) {
+	cJSON_ArrayForEach(e, a)
+	{
 		int rc = parse_kv(e, &(*out)[*n], err);
 		if (rc < 0)
-			return rc;   /* the caller frees the n parsed so far */
+			return rc; /* the caller frees the n parsed so far */
 		(*n)++;
 	}
 	return 0;
@@ -439,7 +439,8 @@ static int parse_txn_body(const cJSON *o, struct mvcc_txn_resp *t, unsigned dept
 	if (!cnt)
 		return 0;
 	t->responses = xcalloc(cnt, sizeof(*t->responses));
-	cJSON_ArrayForEach(e, a) {
+	cJSON_ArrayForEach(e, a)
+	{
 		struct mvcc_op_resp *r = &t->responses[t->nresponses++];
 		const cJSON *x;
 		if ((x = fld(e, "response_range"))) {
@@ -455,7 +456,7 @@ static int parse_txn_body(const cJSON *o, struct mvcc_txn_resp *t, unsigned dept
 			r->type = MVCC_OP_TXN;
 			rc = parse_txn_body(x, &r->u.txn, depth + 1, err);
 		} else {
-			r->type = MVCC_OP_RANGE;   /* freeable as an empty range */
+			r->type = MVCC_OP_RANGE; /* freeable as an empty range */
 			rc = kc_err_set(err, -KC_EPROTO, "txn response without a known response");
 		}
 		if (rc < 0)
@@ -466,7 +467,7 @@ static int parse_txn_body(const cJSON *o, struct mvcc_txn_resp *t, unsigned dept
 
 static int parse_json(const char *body, size_t len, cJSON **root, struct kc_err *err)
 {
-	struct kc_json_limits lim = { .max_bytes = REMOTE_BODY_MAX, .max_depth = JSON_DEPTH_MAX };
+	struct kc_json_limits lim = {.max_bytes = REMOTE_BODY_MAX, .max_depth = JSON_DEPTH_MAX};
 	int rc = kc_json_parse(body, len, &lim, root, err);
 	if (rc < 0)
 		return kc_err_set(err, -KC_EPROTO, "the store's answer is not JSON: %s", err->msg);
@@ -537,19 +538,19 @@ static int code_of(const char *msg, long long grpc)
 		const char *text;
 		int code;
 	} texts[] = {
-		{ "required revision has been compacted", -MVCC_ECOMPACTED },
-		{ "required revision is a future revision", -MVCC_EFUTURE_REV },
-		{ "requested lease not found", -MVCC_ELEASE_NOT_FOUND },
-		{ "lease already exists", -MVCC_ELEASE_EXISTS },
-		{ "duplicate key given in txn request", -MVCC_EDUP_KEY },
-		{ "key is not provided", -MVCC_EEMPTY_KEY },
-		{ "too many operations in txn request", -MVCC_ETOO_MANY_OPS },
-		{ "no leader", -KC_EUNAVAIL },
-		{ "leader changed", -KC_EUNAVAIL },
-		{ "not capable", -KC_EUNAVAIL },
-		{ "too many requests", -KC_EUNAVAIL },
-		{ "request timed out", -KC_ETIMEDOUT },
-		{ "database space exceeded", -28 /* -ENOSPC */ },
+		{"required revision has been compacted", -MVCC_ECOMPACTED},
+		{"required revision is a future revision", -MVCC_EFUTURE_REV},
+		{"requested lease not found", -MVCC_ELEASE_NOT_FOUND},
+		{"lease already exists", -MVCC_ELEASE_EXISTS},
+		{"duplicate key given in txn request", -MVCC_EDUP_KEY},
+		{"key is not provided", -MVCC_EEMPTY_KEY},
+		{"too many operations in txn request", -MVCC_ETOO_MANY_OPS},
+		{"no leader", -KC_EUNAVAIL},
+		{"leader changed", -KC_EUNAVAIL},
+		{"not capable", -KC_EUNAVAIL},
+		{"too many requests", -KC_EUNAVAIL},
+		{"request timed out", -KC_ETIMEDOUT},
+		{"database space exceeded", -28 /* -ENOSPC */},
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
 		if (strstr(msg, texts[i].text))
@@ -584,12 +585,13 @@ static int error_from(const cJSON *e, int http_status, struct kc_err *err)
 	if (!msg && cJSON_IsString(fld(obj, "error")))
 		msg = fld(obj, "error")->valuestring;
 	int64_t grpc = -1;
-	struct kc_err ignored = { 0 };
+	struct kc_err ignored = {0};
 	if (!fld(obj, "code") || get_i64(obj, "code", &grpc, &ignored) < 0)
 		(void)get_i64(obj, "grpc_code", &grpc, &ignored);
 	if (grpc < 0)
-		grpc = http_status == 503 ? GRPC_UNAVAILABLE
-		     : http_status == 504 ? GRPC_DEADLINE_EXCEEDED : GRPC_UNKNOWN;
+		grpc = http_status == 503   ? GRPC_UNAVAILABLE
+		       : http_status == 504 ? GRPC_DEADLINE_EXCEEDED
+					    : GRPC_UNKNOWN;
 	if (!msg)
 		msg = "";
 	int code = code_of(msg, grpc);
@@ -603,7 +605,7 @@ static int error_from(const cJSON *e, int http_status, struct kc_err *err)
 int remote_parse_error(int http_status, const char *body, size_t len, struct kc_err *err)
 {
 	cJSON *root = NULL;
-	struct kc_err perr = { 0 };
+	struct kc_err perr = {0};
 	if (len && parse_json(body, len, &root, &perr) == 0) {
 		int code = error_from(root, http_status, err);
 		cJSON_Delete(root);
@@ -631,7 +633,8 @@ static int parse_events(const cJSON *res, struct remote_watch_msg *m, struct kc_
 		return 0;
 	if (!cJSON_IsArray(a))
 		return kc_err_set(err, -KC_EPROTO, "events is not an array");
-	cJSON_ArrayForEach(e, a) {
+	cJSON_ArrayForEach(e, a)
+	{
 		struct mvcc_event ev;
 		memset(&ev, 0, sizeof(ev));
 		const cJSON *t = fld(e, "type");
@@ -676,14 +679,14 @@ int remote_parse_watch(const char *line, size_t len, struct remote_watch_msg *ou
 		return rc;
 	const cJSON *res = fld(root, "result");
 	if (!res && fld(root, "error")) {
-		struct kc_err e = { 0 };
+		struct kc_err e = {0};
 		out->error = error_from(root, 0, &e);
 		snprintf(out->cancel_reason, sizeof out->cancel_reason, "%s", e.msg);
 		cJSON_Delete(root);
 		return 0;
 	}
 	if (!res)
-		res = root;   /* tolerate an unwrapped WatchResponse */
+		res = root; /* tolerate an unwrapped WatchResponse */
 	const cJSON *cr;
 	if ((rc = header_revision(res, &out->header_revision, err)) < 0 ||
 	    (rc = get_i64(res, "watch_id", &out->watch_id, err)) < 0 ||

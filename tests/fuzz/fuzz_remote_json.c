@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const char *body = (const char *)data + 1;
 	size_t len = size - 1;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	int rc;
 	switch (data[0] % 6) {
 	case 0: {
@@ -58,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1:
 	case 2:
 	case 3: {
-		static const enum mvcc_cmd_type types[] = { MVCC_CMD_PUT, MVCC_CMD_DELETE,
-							    MVCC_CMD_TXN };
+		static const enum mvcc_cmd_type types[] = {MVCC_CMD_PUT, MVCC_CMD_DELETE,
+							   MVCC_CMD_TXN};
 		struct mvcc_result r;
 		rc = remote_parse_result(types[data[0] % 6 - 1], body, len, &r, &err);
 		check(rc == 0 || (rc == -KC_EPROTO && err.msg[0]));

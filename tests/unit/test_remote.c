@@ -25,9 +25,9 @@ static uint64_t IDX;
 static int setup(void **state)
 {
 	(void)state;
-	struct mvcc_options o = { .path = ":memory:", .cluster_id = 7, .member_id = 9,
-				  .sync = MVCC_SYNC_OFF };
-	struct kc_err err = { 0 };
+	struct mvcc_options o = {
+		.path = ":memory:", .cluster_id = 7, .member_id = 9, .sync = MVCC_SYNC_OFF};
+	struct kc_err err = {0};
 	assert_int_equal(mvcc_open(&o, &M, &err), 0);
 	return 0;
 }
@@ -43,7 +43,7 @@ static int teardown(void **state)
 static void roundtrip_cmd(const struct kc_str *cmd, enum gateway_kind kind, const char *want_path)
 {
 	struct kc_str body = KC_STR_INIT;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	const char *path = NULL;
 	enum mvcc_cmd_type type;
 	assert_int_equal(remote_cmd_to_json(cmd->buf, cmd->len, &path, &type, &body, &err), 0);
@@ -125,11 +125,11 @@ static void txn_equal(const struct mvcc_txn_resp *a, const struct mvcc_txn_resp 
 static void apply_and_compare(const struct kc_str *cmd, struct mvcc_events *evs)
 {
 	struct mvcc_result res, back;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	assert_int_equal(mvcc_apply(M, ++IDX, cmd->buf, cmd->len, &res, evs, &err), 0);
 	assert_int_equal(res.err.code, 0);
-	struct gateway_header h = { .cluster_id = 7, .member_id = 9, .revision = res.revision,
-				    .raft_term = 2 };
+	struct gateway_header h = {
+		.cluster_id = 7, .member_id = 9, .revision = res.revision, .raft_term = 2};
 	struct kc_str out = KC_STR_INIT;
 	gateway_write_result(&out, &h, &res);
 	if (remote_parse_result(res.type, out.buf, out.len, &back, &err) < 0)
@@ -139,14 +139,14 @@ static void apply_and_compare(const struct kc_str *cmd, struct mvcc_events *evs)
 	TXN_REV = res.revision;
 	switch (res.type) {
 	case MVCC_CMD_PUT: {
-		struct mvcc_op_resp a = { .type = MVCC_OP_PUT, .u.put = res.u.put };
-		struct mvcc_op_resp b = { .type = MVCC_OP_PUT, .u.put = back.u.put };
+		struct mvcc_op_resp a = {.type = MVCC_OP_PUT, .u.put = res.u.put};
+		struct mvcc_op_resp b = {.type = MVCC_OP_PUT, .u.put = back.u.put};
 		op_equal(&a, &b, 0);
 		break;
 	}
 	case MVCC_CMD_DELETE: {
-		struct mvcc_op_resp a = { .type = MVCC_OP_DELETE, .u.del = res.u.del };
-		struct mvcc_op_resp b = { .type = MVCC_OP_DELETE, .u.del = back.u.del };
+		struct mvcc_op_resp a = {.type = MVCC_OP_DELETE, .u.del = res.u.del};
+		struct mvcc_op_resp b = {.type = MVCC_OP_DELETE, .u.del = back.u.del};
 		op_equal(&a, &b, 0);
 		break;
 	}
@@ -169,7 +169,7 @@ static void test_commands(void **state)
 {
 	(void)state;
 	struct kc_str cmd = KC_STR_INIT;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	struct mvcc_events evs;
 	mvcc_events_init(&evs);
 
@@ -178,9 +178,12 @@ static void test_commands(void **state)
 	apply_and_compare(&cmd, NULL);
 
 	/* binary bytes in keys and values survive base64 */
-	static const uint8_t bin[] = { 0, 1, 0xff, '\n', '"', 0x80 };
-	struct mvcc_put_req put = { .key = "/registry/a", .key_len = 11, .value = bin,
-				    .value_len = sizeof bin, .lease = 77 };
+	static const uint8_t bin[] = {0, 1, 0xff, '\n', '"', 0x80};
+	struct mvcc_put_req put = {.key = "/registry/a",
+				   .key_len = 11,
+				   .value = bin,
+				   .value_len = sizeof bin,
+				   .lease = 77};
 	kc_str_reset(&cmd);
 	assert_int_equal(mvcc_cmd_encode_put(&cmd, &put, &err), 0);
 	roundtrip_cmd(&cmd, GW_PUT, "/v3/kv/put");
@@ -197,49 +200,76 @@ static void test_commands(void **state)
 	/* the registry's update: compare on mod_revision, put + nested txn, else read the key */
 	int64_t rev = mvcc_revision(M);
 	struct mvcc_compare cmp[] = {
-		{ .target = MVCC_CMP_MOD, .result = MVCC_CMP_EQUAL, .key = "/registry/a",
-		  .key_len = 11, .number = rev },
-		{ .target = MVCC_CMP_VERSION, .result = MVCC_CMP_GREATER, .key = "/registry/a",
-		  .key_len = 11, .number = 0 },
-		{ .target = MVCC_CMP_VALUE, .result = MVCC_CMP_NOT_EQUAL, .key = "/registry/a",
-		  .key_len = 11, .value = "", .value_len = 0 },
-		{ .target = MVCC_CMP_CREATE, .result = MVCC_CMP_LESS, .key = "/registry/",
-		  .key_len = 10, .range_end = "/registry0", .range_end_len = 10, .number = 1000 },
+		{.target = MVCC_CMP_MOD,
+		 .result = MVCC_CMP_EQUAL,
+		 .key = "/registry/a",
+		 .key_len = 11,
+		 .number = rev},
+		{.target = MVCC_CMP_VERSION,
+		 .result = MVCC_CMP_GREATER,
+		 .key = "/registry/a",
+		 .key_len = 11,
+		 .number = 0},
+		{.target = MVCC_CMP_VALUE,
+		 .result = MVCC_CMP_NOT_EQUAL,
+		 .key = "/registry/a",
+		 .key_len = 11,
+		 .value = "",
+		 .value_len = 0},
+		{.target = MVCC_CMP_CREATE,
+		 .result = MVCC_CMP_LESS,
+		 .key = "/registry/",
+		 .key_len = 10,
+		 .range_end = "/registry0",
+		 .range_end_len = 10,
+		 .number = 1000},
 	};
 	struct mvcc_op inner_ops[] = {
-		{ .type = MVCC_OP_PUT, .u.put = { .key = "/registry/c", .key_len = 11,
-						  .value = "c", .value_len = 1 } },
-		{ .type = MVCC_OP_RANGE, .u.range = { .key = "/registry/", .key_len = 10,
-						      .range_end = "/registry0",
-						      .range_end_len = 10, .limit = 1,
-						      .sort_order = MVCC_SORT_DESCEND,
-						      .sort_target = MVCC_SORT_MOD } },
+		{.type = MVCC_OP_PUT,
+		 .u.put = {.key = "/registry/c", .key_len = 11, .value = "c", .value_len = 1}},
+		{.type = MVCC_OP_RANGE,
+		 .u.range = {.key = "/registry/",
+			     .key_len = 10,
+			     .range_end = "/registry0",
+			     .range_end_len = 10,
+			     .limit = 1,
+			     .sort_order = MVCC_SORT_DESCEND,
+			     .sort_target = MVCC_SORT_MOD}},
 	};
-	struct mvcc_txn_req inner = { .success = inner_ops, .nsuccess = 2 };
+	struct mvcc_txn_req inner = {.success = inner_ops, .nsuccess = 2};
 	struct mvcc_op ok[] = {
-		{ .type = MVCC_OP_PUT, .u.put = { .key = "/registry/a", .key_len = 11,
-						  .value = "{\"v\":3}", .value_len = 7,
-						  .prev_kv = true } },
-		{ .type = MVCC_OP_TXN, .u.txn = &inner },
-		{ .type = MVCC_OP_DELETE, .u.del = { .key = "/registry/zz", .key_len = 12,
-						     .prev_kv = true } },
+		{.type = MVCC_OP_PUT,
+		 .u.put = {.key = "/registry/a",
+			   .key_len = 11,
+			   .value = "{\"v\":3}",
+			   .value_len = 7,
+			   .prev_kv = true}},
+		{.type = MVCC_OP_TXN, .u.txn = &inner},
+		{.type = MVCC_OP_DELETE,
+		 .u.del = {.key = "/registry/zz", .key_len = 12, .prev_kv = true}},
 	};
 	struct mvcc_op ko[] = {
-		{ .type = MVCC_OP_RANGE, .u.range = { .key = "/registry/a", .key_len = 11,
-						      .keys_only = true } },
+		{.type = MVCC_OP_RANGE,
+		 .u.range = {.key = "/registry/a", .key_len = 11, .keys_only = true}},
 	};
-	struct mvcc_txn_req txn = { .compares = cmp, .ncompares = 4, .success = ok, .nsuccess = 3,
-				    .failure = ko, .nfailure = 1 };
+	struct mvcc_txn_req txn = {.compares = cmp,
+				   .ncompares = 4,
+				   .success = ok,
+				   .nsuccess = 3,
+				   .failure = ko,
+				   .nfailure = 1};
 	kc_str_reset(&cmd);
 	assert_int_equal(mvcc_cmd_encode_txn(&cmd, &txn, &err), 0);
 	roundtrip_cmd(&cmd, GW_TXN, "/v3/kv/txn");
-	apply_and_compare(&cmd, &evs);   /* succeeds */
-	apply_and_compare(&cmd, &evs);   /* the mod_revision moved: the failure branch */
+	apply_and_compare(&cmd, &evs); /* succeeds */
+	apply_and_compare(&cmd, &evs); /* the mod_revision moved: the failure branch */
 
 	/* delete with prev_kvs over a range */
-	struct mvcc_delete_req del = { .key = "/registry/", .key_len = 10,
-				       .range_end = "/registry0", .range_end_len = 10,
-				       .prev_kv = true };
+	struct mvcc_delete_req del = {.key = "/registry/",
+				      .key_len = 10,
+				      .range_end = "/registry0",
+				      .range_end_len = 10,
+				      .prev_kv = true};
 	kc_str_reset(&cmd);
 	assert_int_equal(mvcc_cmd_encode_delete(&cmd, &del, &err), 0);
 	roundtrip_cmd(&cmd, GW_DELETE, "/v3/kv/deleterange");
@@ -269,20 +299,23 @@ static void test_range(void **state)
 {
 	(void)state;
 	struct kc_str cmd = KC_STR_INIT, body = KC_STR_INIT;
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	for (int i = 0; i < 5; i++) {
 		char k[32], v[32];
 		snprintf(k, sizeof k, "/registry/r/%d", i);
 		snprintf(v, sizeof v, "{\"i\":%d}", i);
-		struct mvcc_put_req p = { .key = k, .key_len = strlen(k), .value = v,
-					  .value_len = strlen(v) };
+		struct mvcc_put_req p = {
+			.key = k, .key_len = strlen(k), .value = v, .value_len = strlen(v)};
 		kc_str_reset(&cmd);
 		assert_int_equal(mvcc_cmd_encode_put(&cmd, &p, &err), 0);
 		apply_and_compare(&cmd, NULL);
 	}
-	struct mvcc_range_req q = { .key = "/registry/r/", .key_len = 12,
-				    .range_end = "/registry/r0", .range_end_len = 12, .limit = 2,
-				    .revision = mvcc_revision(M) - 1 };
+	struct mvcc_range_req q = {.key = "/registry/r/",
+				   .key_len = 12,
+				   .range_end = "/registry/r0",
+				   .range_end_len = 12,
+				   .limit = 2,
+				   .revision = mvcc_revision(M) - 1};
 	remote_range_to_json(&q, true, &body);
 	struct gateway_request r;
 	assert_int_equal(gateway_parse(GW_RANGE, body.buf, body.len, &r, &err), 0);
@@ -298,7 +331,7 @@ static void test_range(void **state)
 	assert_int_equal(mvcc_range(M, &q, &a, &err), 0);
 	assert_true(a.more);
 	assert_int_equal(a.count, 4);
-	struct gateway_header h = { .cluster_id = 7, .revision = a.revision };
+	struct gateway_header h = {.cluster_id = 7, .revision = a.revision};
 	kc_str_reset(&body);
 	gateway_write_range(&body, &h, &a);
 	assert_int_equal(remote_parse_range(body.buf, body.len, &b, &err), 0);
@@ -325,8 +358,9 @@ static void test_range(void **state)
 	mvcc_range_resp_free(&b);
 
 	/* etcd's lowerCamelCase and numbers are accepted too */
-	const char *camel = "{\"header\":{\"revision\":9},\"kvs\":[{\"key\":\"YQ==\",\"modRevision\":\"8\","
-			    "\"createRevision\":3,\"version\":\"2\",\"value\":\"Yg==\"}],\"count\":\"1\"}";
+	const char *camel =
+		"{\"header\":{\"revision\":9},\"kvs\":[{\"key\":\"YQ==\",\"modRevision\":\"8\","
+		"\"createRevision\":3,\"version\":\"2\",\"value\":\"Yg==\"}],\"count\":\"1\"}";
 	assert_int_equal(remote_parse_range(camel, strlen(camel), &b, &err), 0);
 	assert_int_equal(b.revision, 9);
 	assert_int_equal(b.nkvs, 1);
@@ -338,8 +372,14 @@ static void test_range(void **state)
 
 	/* bad answers */
 	static const char *const bad[] = {
-		"", "garbage", "[]", "{\"kvs\":{}}", "{\"kvs\":[{\"key\":\"!!\"}]}",
-		"{\"header\":{\"revision\":\"x\"}}", "{\"kvs\":[1]}", "{\"more\":\"yes\"}",
+		"",
+		"garbage",
+		"[]",
+		"{\"kvs\":{}}",
+		"{\"kvs\":[{\"key\":\"!!\"}]}",
+		"{\"header\":{\"revision\":\"x\"}}",
+		"{\"kvs\":[1]}",
+		"{\"more\":\"yes\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int rc = remote_parse_range(bad[i], strlen(bad[i]), &b, &err);
@@ -356,10 +396,13 @@ static void test_watch(void **state)
 {
 	(void)state;
 	struct kc_str cmd = KC_STR_INIT, body = KC_STR_INIT;
-	struct kc_err err = { 0 };
-	struct watch_create_req wr = { .key = "/registry/w/", .key_len = 12,
-				       .range_end = "/registry/w0", .range_end_len = 12,
-				       .prev_kv = true, .no_delete = true };
+	struct kc_err err = {0};
+	struct watch_create_req wr = {.key = "/registry/w/",
+				      .key_len = 12,
+				      .range_end = "/registry/w0",
+				      .range_end_len = 12,
+				      .prev_kv = true,
+				      .no_delete = true};
 	remote_watch_to_json(&wr, 42, &body);
 	struct gateway_request r;
 	assert_int_equal(gateway_parse(GW_WATCH, body.buf, body.len, &r, &err), 0);
@@ -373,15 +416,15 @@ static void test_watch(void **state)
 	/* real events: put, update (prev_kv), delete (prev_kv) */
 	struct mvcc_events evs;
 	mvcc_events_init(&evs);
-	struct mvcc_put_req p = { .key = "/registry/w/x", .key_len = 13, .value = "1",
-				  .value_len = 1 };
+	struct mvcc_put_req p = {
+		.key = "/registry/w/x", .key_len = 13, .value = "1", .value_len = 1};
 	assert_int_equal(mvcc_cmd_encode_put(&cmd, &p, &err), 0);
 	apply_and_compare(&cmd, &evs);
 	p.value = "2";
 	kc_str_reset(&cmd);
 	assert_int_equal(mvcc_cmd_encode_put(&cmd, &p, &err), 0);
 	apply_and_compare(&cmd, &evs);
-	struct mvcc_delete_req d = { .key = "/registry/w/x", .key_len = 13 };
+	struct mvcc_delete_req d = {.key = "/registry/w/x", .key_len = 13};
 	kc_str_reset(&cmd);
 	assert_int_equal(mvcc_cmd_encode_delete(&cmd, &d, &err), 0);
 	apply_and_compare(&cmd, &evs);
@@ -391,12 +434,15 @@ static void test_watch(void **state)
 	assert_true(evs.v[1].has_prev && evs.v[2].has_prev);
 	struct watch_event we[3];
 	for (int i = 0; i < 3; i++)
-		we[i] = (struct watch_event){ .type = evs.v[i].type, .kv = &evs.v[i].kv,
-					      .prev_kv = evs.v[i].has_prev ? &evs.v[i].prev_kv
-									   : NULL };
-	struct watch_resp resp = { .kind = WATCH_RESP_EVENTS, .revision = mvcc_revision(M),
-				   .events = we, .nevents = 3 };
-	struct gateway_header h = { .cluster_id = 7, .member_id = 9, .raft_term = 2 };
+		we[i] = (struct watch_event){.type = evs.v[i].type,
+					     .kv = &evs.v[i].kv,
+					     .prev_kv =
+						     evs.v[i].has_prev ? &evs.v[i].prev_kv : NULL};
+	struct watch_resp resp = {.kind = WATCH_RESP_EVENTS,
+				  .revision = mvcc_revision(M),
+				  .events = we,
+				  .nevents = 3};
+	struct gateway_header h = {.cluster_id = 7, .member_id = 9, .raft_term = 2};
 	kc_str_reset(&body);
 	gateway_write_watch(&body, &h, 5, false, &resp);
 	struct remote_watch_msg m;
@@ -427,7 +473,7 @@ static void test_watch(void **state)
 	assert_int_equal(m.header_revision, 12);
 	remote_watch_msg_free(&m);
 	/* progress: an empty events response */
-	struct watch_resp prog = { .kind = WATCH_RESP_PROGRESS, .revision = 14 };
+	struct watch_resp prog = {.kind = WATCH_RESP_PROGRESS, .revision = 14};
 	kc_str_reset(&body);
 	gateway_write_watch(&body, &h, 5, false, &prog);
 	assert_int_equal(remote_parse_watch(body.buf, body.len, &m, &err), 0);
@@ -436,8 +482,9 @@ static void test_watch(void **state)
 	assert_int_equal(m.header_revision, 14);
 	remote_watch_msg_free(&m);
 	/* canceled by compaction */
-	struct watch_resp c = { .kind = WATCH_RESP_CANCELED, .compact_revision = 11,
-				.cancel_code = -MVCC_ECOMPACTED };
+	struct watch_resp c = {.kind = WATCH_RESP_CANCELED,
+			       .compact_revision = 11,
+			       .cancel_code = -MVCC_ECOMPACTED};
 	kc_str_reset(&body);
 	gateway_write_watch(&body, &h, 5, false, &c);
 	assert_int_equal(remote_parse_watch(body.buf, body.len, &m, &err), 0);
@@ -445,7 +492,8 @@ static void test_watch(void **state)
 	assert_int_equal(m.compact_revision, 11);
 	remote_watch_msg_free(&m);
 	/* an error in the stream (grpc-gateway's shape) */
-	const char *se = "{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: no leader\"}}";
+	const char *se =
+		"{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: no leader\"}}";
 	assert_int_equal(remote_parse_watch(se, strlen(se), &m, &err), 0);
 	assert_int_equal(m.error, -KC_EUNAVAIL);
 	remote_watch_msg_free(&m);
@@ -461,12 +509,12 @@ static void test_watch(void **state)
 static void test_errors(void **state)
 {
 	(void)state;
-	static const int codes[] = { -MVCC_ECOMPACTED, -MVCC_EFUTURE_REV, -MVCC_ELEASE_NOT_FOUND,
-				     -MVCC_EDUP_KEY, -MVCC_EEMPTY_KEY, -MVCC_ETOO_MANY_OPS,
-				     -KC_EUNAVAIL, -KC_ETIMEDOUT };
+	static const int codes[] = {-MVCC_ECOMPACTED, -MVCC_EFUTURE_REV, -MVCC_ELEASE_NOT_FOUND,
+				    -MVCC_EDUP_KEY,   -MVCC_EEMPTY_KEY,	 -MVCC_ETOO_MANY_OPS,
+				    -KC_EUNAVAIL,     -KC_ETIMEDOUT};
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
 		struct kc_str out = KC_STR_INIT;
-		struct kc_err err = { 0 };
+		struct kc_err err = {0};
 		int st = gateway_error_json(&out, codes[i], NULL);
 		int got = remote_parse_error(st, out.buf, out.len, &err);
 		if (got != codes[i])
@@ -474,7 +522,7 @@ static void test_errors(void **state)
 		assert_true(err.msg[0] != 0);
 		kc_str_free(&out);
 	}
-	struct kc_err err = { 0 };
+	struct kc_err err = {0};
 	assert_int_equal(remote_parse_error(503, "<html>", 6, &err), -KC_EUNAVAIL);
 	assert_int_equal(remote_parse_error(500, "", 0, &err), -KC_EIO);
 	const char *other = "{\"error\":\"x\",\"message\":\"x\",\"code\":3}";
@@ -486,8 +534,8 @@ static void test_open_errors(void **state)
 {
 	(void)state;
 	struct kv_remote *r = NULL;
-	struct kc_err err = { 0 };
-	struct kv_remote_config c = { .endpoints = "" };
+	struct kc_err err = {0};
+	struct kv_remote_config c = {.endpoints = ""};
 	assert_int_equal(kv_remote_open(&c, &r, &err), -KC_EINVAL);
 	c.endpoints = "ftp://x";
 	assert_int_equal(kv_remote_open(&c, &r, &err), -KC_EINVAL);
@@ -506,10 +554,8 @@ static void test_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_commands),
-		cmocka_unit_test(test_range),
-		cmocka_unit_test(test_watch),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_commands),    cmocka_unit_test(test_range),
+		cmocka_unit_test(test_watch),	    cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_open_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
