@@ -546,7 +546,8 @@ static int code_of(const char *msg, long long grpc)
 		{"key is not provided", -MVCC_EEMPTY_KEY},
 		{"too many operations in txn request", -MVCC_ETOO_MANY_OPS},
 		{"no leader", -KC_EUNAVAIL},
-		{"leader changed", -KC_EUNAVAIL},
+		/* reads retry it; a write may have been proposed: its outcome is unknown */
+		{"leader changed", -KC_ETIMEDOUT},
 		{"not capable", -KC_EUNAVAIL},
 		{"too many requests", -KC_EUNAVAIL},
 		{"request timed out", -KC_ETIMEDOUT},
