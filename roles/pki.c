@@ -163,9 +163,14 @@ static int ensure_token(const struct kc_server_config *cfg, struct kc_pki *p, st
 	return rc;
 }
 
-/* Where a joining store member can fetch the CA: --store-join, then the other --store-peers. */
+#define MAX_CANDIDATES (KC_MAX_STORE_PEERS + 16)
+
+/* Where a joining store member can fetch the CA: --store-join, then the other --store-peers (peer
+ * ports); a master on a remote store (--role=master --store-endpoints): the https endpoints
+ * (client ports, which serve the same bootstrap). buf (the size of --store-endpoints) holds
+ * the split endpoint list the candidates may point into. */
 static size_t bootstrap_candidates(const struct kc_server_config *cfg, const char **out,
-				   size_t max)
+				   size_t max, char *buf)
 {
 	size_t n = 0;
 	if (cfg->store_join[0] && strncmp(cfg->store_join, "https://", 8) == 0)
@@ -174,6 +179,13 @@ static size_t bootstrap_candidates(const struct kc_server_config *cfg, const cha
 		if (strcmp(cfg->store_peers[i].name, cfg->node_name) != 0 &&
 		    strncmp(cfg->store_peers[i].url, "https://", 8) == 0)
 			out[n++] = cfg->store_peers[i].url;
+	if ((cfg->roles & KC_ROLE_STORE) || !cfg->store_endpoints[0])
+		return n;
+	memcpy(buf, cfg->store_endpoints, sizeof cfg->store_endpoints);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < max;
+	     t = strtok_r(NULL, ",", &save))
+		if (strncmp(t, "https://", 8) == 0)
+			out[n++] = t;
 	return n;
 }
 
@@ -226,8 +238,9 @@ static int bootstrap_ca(const struct kc_server_config *cfg, const char *dir, str
 	int rc = kc_token_parse(cfg->token, pin, secret, err);
 	if (rc < 0)
 		return kc_err_wrap(err, "--token");
-	const char *cand[KC_MAX_STORE_PEERS + 1];
-	size_t nc = bootstrap_candidates(cfg, cand, KC_MAX_STORE_PEERS + 1);
+	const char *cand[MAX_CANDIDATES];
+	char buf[sizeof cfg->store_endpoints];
+	size_t nc = bootstrap_candidates(cfg, cand, MAX_CANDIDATES, buf);
 	struct tls_client_opts io = {.insecure_skip_verify = true};
 	struct tls_client_config *insecure = NULL, *pinned = NULL;
 	struct kc_cert *ca = NULL;
@@ -470,10 +483,11 @@ int kc_pki_ensure(const struct kc_server_config *cfg, int64_t now, struct kc_pki
 	char crt[sizeof dir + 8], key[sizeof dir + 8];
 	snprintf(crt, sizeof crt, "%s/ca.crt", dir);
 	snprintf(key, sizeof key, "%s/ca.key", dir);
-	const char *cand[KC_MAX_STORE_PEERS + 1];
+	const char *cand[MAX_CANDIDATES];
+	char cbuf[sizeof cfg->store_endpoints];
 	int rc = 0;
-	if ((cfg->roles & KC_ROLE_STORE) && cfg->token[0] && !exists(crt) && !exists(key) &&
-	    bootstrap_candidates(cfg, cand, KC_MAX_STORE_PEERS + 1) > 0)
+	if ((cfg->roles & (KC_ROLE_STORE | KC_ROLE_MASTER)) && cfg->token[0] && !exists(crt) &&
+	    !exists(key) && bootstrap_candidates(cfg, cand, MAX_CANDIDATES, cbuf) > 0)
 		rc = bootstrap_ca(cfg, dir, err);
 	if (rc == 0)
 		rc = load_or_create_ca(dir, now, out, err);

@@ -33,8 +33,10 @@ struct kc_pki {
 #define KC_PKI_PEER_GROUP "kc:store-peer"
 
 /* Loads DATA/tls, creating what is missing. A member of a store that is joining (no CA yet,
- * --token given, and --store-join or other --store-peers with https URLs) first fetches the
- * cluster CA and its key from a running member's peer port: GET /kc/bootstrap/ca.crt (over TLS
+ * --token given, and --store-join or other --store-peers with https URLs), or a master on a
+ * remote store (no CA yet, --token, https --store-endpoints), first fetches the
+ * cluster CA and its key from a running member's peer port (the master: its client port, which
+ * serves the same two paths): GET /kc/bootstrap/ca.crt (over TLS
  * without verification; accepted only if its SHA-256 equals the token's pin), then GET
  * /kc/bootstrap/ca.key over TLS verified against that CA, authenticated by the token as a
  * bearer token; it retries refused connections for up to a minute. DATA/token is created from

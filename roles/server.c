@@ -25,12 +25,18 @@
 #include "roles/pki.h"
 #include "roles/scheduler/scheduler.h"
 #include "roles/storesrv.h"
+#include "net/tls.h"
+#include "store/kv.h"
+#include "store/remote.h"
 
 struct kc_server {
 	const struct kc_server_config *cfg;
 	int lock_fd;
 	struct kc_pki pki;
 	struct apiserver *api;
+	struct kv kv;                 /* what the API server stores through */
+	struct kv_remote *remote;     /* --store-endpoints */
+	struct tls_client_config *remote_tls;
 	struct storesrv *store;
 	struct ctrlmgr *ctrlmgr;
 	struct scheduler *scheduler;
@@ -88,17 +94,66 @@ static void pki_stop(struct kc_server *s)
 	kc_pki_free(&s->pki);
 }
 
+static void api_stop(struct kc_server *s);
+
+/* --store-endpoints: the store cluster over the etcd gateway. With https endpoints the master
+ * verifies the members against the cluster CA and presents the admin client certificate. */
+static int remote_start(struct kc_server *s, struct kc_err *err)
+{
+	int rc;
+	if (!s->cfg->plain_http && strstr(s->cfg->store_endpoints, "http://"))
+		return kc_err_set(err, -KC_EINVAL, "--store-endpoints has a plain http:// URL: "
+				  "use https, or --plain-http to allow unencrypted store traffic");
+	if (!s->cfg->plain_http || strstr(s->cfg->store_endpoints, "https://")) {
+		struct tls_client_opts o = { .ca = s->pki.ca, .cert = s->pki.admin,
+					     .key = s->pki.admin_key };
+		if ((rc = tls_client_config_new(&o, &s->remote_tls, err)) < 0)
+			return kc_err_wrap(err, "store client TLS");
+	}
+	struct kv_remote_config rc_ = { .endpoints = s->cfg->store_endpoints,
+					.tls = s->remote_tls };
+	if ((rc = kv_remote_open(&rc_, &s->remote, err)) < 0)
+		return kc_err_wrap(err, "--store-endpoints");
+	kv_remote_kv(s->remote, &s->kv);
+	/* the API server creates its default objects right away: wait for a store answer */
+	for (int i = 0;; i++) {
+		struct kc_err e = { 0 };
+		rc = kv_remote_ping(s->remote, &e);
+		if (rc == 0)
+			break;
+		if (e.code == -KC_ETLS)
+			return kc_err_set(err, rc, "the store members' certificates are not signed by "
+					  "DATA/tls/ca.crt: start the master on a new data dir with --token "
+					  "<a store member's DATA/token> to fetch the cluster CA (%s)", e.msg);
+		if (i == 30)
+			return kc_err_set(err, rc, "the store at %s does not answer: %s",
+					  s->cfg->store_endpoints, e.msg);
+		log_info("waiting for the store endpoints=%s err=%s", s->cfg->store_endpoints, e.msg);
+		sleep(1);
+	}
+	log_info("using the remote store endpoints=%s", s->cfg->store_endpoints);
+	return 0;
+}
+
 /* The admin kubeconfig points at the address a local kubectl reaches: loopback unless the API
  * listens on one specific address. */
 static int api_start(struct kc_server *s, struct kc_err *err)
 {
 	struct store *st = storesrv_store(s->store);
-	if (!st)
-		return kc_err_set(err, -KC_EINVAL, "--role=master needs --store-endpoints (not "
-				  "supported yet) or a local store: use --role=all");
-	int rc = apiserver_start(s->cfg, &s->pki, st, &s->api, err);
-	if (rc < 0)
+	int rc = 0;
+	if (st)
+		kv_local(st, &s->kv);
+	else if (s->cfg->store_endpoints[0])
+		rc = remote_start(s, err);
+	else
+		rc = kc_err_set(err, -KC_EINVAL, "--role=master needs --store-endpoints or a "
+				"local store (--role=all)");
+	if (rc == 0)
+		rc = apiserver_start(s->cfg, &s->pki, &s->kv, &s->api, err);
+	if (rc < 0) {
+		api_stop(s);
 		return rc;
+	}
 	struct net_ip any4, any6;
 	char host[64], url[128];
 	net_ip_parse("0.0.0.0", &any4);
@@ -118,6 +173,11 @@ static void api_stop(struct kc_server *s)
 {
 	apiserver_stop(s->api);
 	s->api = NULL;
+	/* after the API server: its pending completions were posted to its loops, now gone */
+	kv_remote_close(s->remote);
+	s->remote = NULL;
+	tls_client_config_free(s->remote_tls);
+	s->remote_tls = NULL;
 }
 
 static int store_start(struct kc_server *s, struct kc_err *err)

@@ -3,7 +3,8 @@
  * completions the store posts back to this loop. Peer traffic between members is plain HTTP with
  * --plain-http, else mutual TLS: every member holds the cluster CA (the first one made it, the
  * others fetched it with the join token, roles/pki.c) and a peer certificate of its own, and
- * serves the CA bootstrap (/kc/bootstrap/ on its peer port) to members that join later. */
+ * serves the CA bootstrap (/kc/bootstrap/ on its peer port) to members that join later, and on
+ * its client port to masters that use this store remotely (--store-endpoints). */
 #include "roles/storesrv.h"
 
 #include <errno.h>
@@ -42,6 +43,12 @@ struct storesrv {
 static struct transport *wrap_tls(void *arg, int fd)
 {
 	return tls_server_wrap(arg, fd);
+}
+
+/* The CA bootstrap on the client port too, for a master on a remote store (roles/pki.h). */
+static void serve_bootstrap(struct http_req *req, void *arg)
+{
+	kc_pki_bootstrap_serve(arg, req);
 }
 
 static void *run(void *arg)
@@ -153,6 +160,9 @@ int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 	struct gateway_backend be;
 	gateway_backend_store(s->store, &be);
 	rc = gateway_register(s->router, &be, &s->gw, err);
+	if (rc == 0 && s->bootstrap)
+		rc = router_add(s->router, "GET", "/kc/bootstrap/{file}", serve_bootstrap, s->bootstrap,
+				err);
 	if (rc < 0)
 		goto fail;
 	struct http_server_config hc = {

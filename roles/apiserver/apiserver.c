@@ -281,7 +281,7 @@ static int add_routes(struct apiserver *a, struct kc_err *err)
 
 /* The API proper: auth, registry (with the default objects), discovery, openapi, routes. */
 static int api_init(struct apiserver *a, const struct kc_server_config *cfg,
-		    const struct kc_pki *pki, struct store *store, struct kc_err *err)
+		    const struct kc_pki *pki, const struct kv *store, struct kc_err *err)
 {
 	const struct schema *schema = schema_builtin();
 	struct auth_config ac = { .data_dir = cfg->data_dir, .join_token = pki->token };
@@ -328,7 +328,7 @@ static int api_init(struct apiserver *a, const struct kc_server_config *cfg,
 }
 
 int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
-		    struct store *store, struct apiserver **out, struct kc_err *err)
+		    const struct kv *store, struct apiserver **out, struct kc_err *err)
 {
 	struct apiserver *a = xcalloc(1, sizeof *a);
 	a->started = time(NULL);

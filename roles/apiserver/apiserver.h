@@ -9,7 +9,7 @@
 
 struct apiserver;
 
-struct store;
+struct kv;
 
 /* Binds --bind-address:--api-port with the PKI's serving certificate, creates the default
  * objects when absent (namespaces, RBAC, the "kubernetes" service) and starts the loop
@@ -17,7 +17,7 @@ struct store;
  * pki is borrowed for the call (the TLS config keeps copies). Returns 0 with *out, or a
  * negative code with err naming the cause (e.g. the port is in use). */
 int apiserver_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
-		    struct store *store, struct apiserver **out, struct kc_err *err);
+		    const struct kv *store, struct apiserver **out, struct kc_err *err);
 
 /* Stops accepting, lets in-flight requests finish (up to a short grace period), joins the
  * threads and frees everything. NULL is a no-op. */

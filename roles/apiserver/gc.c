@@ -21,7 +21,7 @@
 #include "net/loop.h"
 #include "roles/apiserver/auth.h"
 #include "roles/apiserver/registry.h"
-#include "store/store.h"
+#include "store/kv.h"
 
 #define GC_DEBOUNCE_MS 200
 #define GC_PERIOD_MS 10000
@@ -436,7 +436,7 @@ static void list_done(void *arg, int rc, struct mvcc_range_resp *resp, const str
 				       .range_end = end, .range_end_len = n,
 				       .start_revision = resp->revision + 1, .prev_kv = true };
 	g->watching = true;
-	store_watch(registry_store(g->reg), g->loop, &wr, on_watch, g, &g->watch_id);
+	kv_watch(registry_store(g->reg), g->loop, &wr, on_watch, g, &g->watch_id);
 	kick(g);
 }
 
@@ -448,7 +448,7 @@ static void gc_list(struct gc *g)
 	struct mvcc_range_req req = { .key = prefix, .key_len = sizeof prefix - 1,
 				      .range_end = end, .range_end_len = n };
 	g->inflight++;
-	store_range(registry_store(g->reg), g->loop, &req, true, list_done, g);
+	kv_range(registry_store(g->reg), g->loop, &req, true, list_done, g);
 }
 
 struct gc *gc_start(struct registry *r, struct auth *a, struct loop *l)
@@ -481,7 +481,7 @@ void gc_stop(struct gc *g)
 	g->stopping = true;
 	loop_timer_stop(g->loop, &g->timer);
 	if (g->watching)
-		store_watch_cancel(registry_store(g->reg), g->watch_id);
+		kv_watch_cancel(registry_store(g->reg), g->watch_id);
 	else if (g->inflight == 0)
 		gc_free(g);
 }

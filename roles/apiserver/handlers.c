@@ -32,7 +32,7 @@
 #include "roles/apiserver/selector.h"
 #include "roles/apiserver/status.h"
 #include "roles/apiserver/table.h"
-#include "store/store.h"
+#include "store/kv.h"
 
 #define JSON_CT "application/json"
 #define TABLE_CT "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -804,7 +804,7 @@ static void watch_end(struct hreq *h)
 {
 	if (h->watching && h->watch_id > 0 && !h->cancel_sent) {
 		h->cancel_sent = true;
-		store_watch_cancel(registry_store(h->ctx->reg), h->watch_id);
+		kv_watch_cancel(registry_store(h->ctx->reg), h->watch_id);
 	}
 	if (h->finished)
 		return;
@@ -826,7 +826,7 @@ static void on_bookmark_timer(struct loop *l, struct loop_timer *t)
 {
 	struct hreq *h = t->data;
 	if (h->watching && h->watch_id > 0)
-		store_watch_progress(registry_store(h->ctx->reg), h->watch_id);
+		kv_watch_progress(registry_store(h->ctx->reg), h->watch_id);
 	loop_timer_start(l, &h->bookmark, BOOKMARK_MS);
 }
 
@@ -853,7 +853,7 @@ static void watch_start_store(struct hreq *h, int64_t from)
 				       .prev_kv = true };
 	h->watching = true;
 	h->last_rv = from - 1;
-	store_watch(registry_store(h->ctx->reg), h->loop, &wr, on_store_watch, h, &h->watch_id);
+	kv_watch(registry_store(h->ctx->reg), h->loop, &wr, on_store_watch, h, &h->watch_id);
 }
 
 /* The initial list of a watch without resourceVersion: ADDED events page by page, the next page

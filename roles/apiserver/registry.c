@@ -30,7 +30,7 @@
 #include "lib/map.h"
 #include "net/loop.h"
 #include "roles/apiserver/kinds.h"
-#include "store/store.h"
+#include "store/kv.h"
 
 #define MAX_ATTEMPTS 8
 #define GENERATE_SUFFIX 5
@@ -41,7 +41,7 @@
 #define LIST_PAGE 1000
 
 struct registry {
-	struct store *store;
+	const struct kv *store;
 	const struct schema *schema;
 	struct net_cidr svc_cidr;
 	uint16_t port_min, port_max;
@@ -101,7 +101,7 @@ int registry_key(const struct api_resource *res, const char *ns, const char *nam
 	return n;
 }
 
-struct store *registry_store(const struct registry *r)
+const struct kv *registry_store(const struct registry *r)
 {
 	return r->store;
 }
@@ -500,7 +500,7 @@ static void do_range(struct op *o, const struct mvcc_range_req *req, bool lin,
 	p->o = o;
 	p->range_done = done;
 	atomic_fetch_add(&o->r->outstanding, 1);
-	store_range(o->r->store, o->loop, req, lin, on_range, p);
+	kv_range(o->r->store, o->loop, req, lin, on_range, p);
 }
 
 static void do_submit(struct op *o, const struct kc_str *cmd,
@@ -511,7 +511,7 @@ static void do_submit(struct op *o, const struct kc_str *cmd,
 	p->o = o;
 	p->submit_done = done;
 	atomic_fetch_add(&o->r->outstanding, 1);
-	store_submit(o->r->store, o->loop, cmd->buf, cmd->len, on_submit, p);
+	kv_submit(o->r->store, o->loop, cmd->buf, cmd->len, on_submit, p);
 }
 
 static void read_key(struct op *o, const char *key, bool lin,

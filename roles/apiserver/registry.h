@@ -31,14 +31,14 @@
 #include "store/mvcc.h"
 
 struct loop;
-struct store;
+struct kv;
 struct registry;
 
 #define REG_KEY_MAX 1024
 #define REG_NAME_MAX 253
 
 struct registry_config {
-	struct store *store;               /* borrowed; must outlive the registry */
+	const struct kv *store;            /* borrowed; must outlive the registry */
 	const struct schema *schema;       /* borrowed; NULL: no namespace cascade (tests) */
 	const struct net_cidr *service_cidr; /* NULL: 10.43.0.0/16 */
 	uint16_t node_port_min, node_port_max; /* 0: 30000-32767 */
@@ -51,7 +51,7 @@ int registry_new(const struct registry_config *cfg, struct registry **out, struc
 /* NULL is a no-op. Every operation must have completed. */
 void registry_free(struct registry *r);
 
-struct store *registry_store(const struct registry *r);
+const struct kv *registry_store(const struct registry *r);
 const struct schema *registry_schema(const struct registry *r);
 /* Store requests issued and not yet completed (for a clean stop). Any thread. */
 unsigned long registry_outstanding(struct registry *r);

@@ -1,6 +1,9 @@
 /* test_registry.c - the registry on a real single-member store in a temporary directory:
  * CRUD, conflicts, finalizers, graceful pod deletion, generateName, list limit/continue,
- * watch ordering, ClusterIP/NodePort allocation under concurrent creates. */
+ * watch ordering, ClusterIP/NodePort allocation under concurrent creates. The whole suite runs
+ * twice: on the in-process store (kv_local) and on the same store reached through its etcd
+ * gateway over HTTP (store/remote.c), which must give the registry the same answers. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,12 +17,25 @@
 
 #include "lib/alloc.h"
 #include "lib/json.h"
+#include "net/http_server.h"
 #include "net/loop.h"
+#include "net/router.h"
+#include "store/gateway.h"
+#include "store/remote.h"
 #include "roles/apiserver/registry.h"
+#include "store/kv.h"
 #include "store/store.h"
 
 static struct loop *L;
 static struct store *S;
+static struct kv KV;
+static bool REMOTE;                 /* the second run: through the gateway */
+static struct kv_remote *RK;
+static struct loop *GL;             /* the gateway's HTTP loop, on its own thread */
+static struct router *GR;
+static struct gateway *GW;
+static struct http_server *GS;
+static pthread_t GT;
 static struct registry *R;
 static char dir[64];
 
@@ -214,6 +230,20 @@ static struct res list(const struct api_resource *res, const char *ns, int64_t l
 
 /* ---- fixture ---- */
 
+static void *gw_run(void *arg)
+{
+	(void)arg;
+	loop_run(GL);
+	return NULL;
+}
+
+static void gw_stop(struct loop *l, void *arg)
+{
+	(void)arg;
+	http_server_close(GS);
+	loop_stop(l);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -225,7 +255,27 @@ static int setup(void **state)
 	struct kc_err err = { 0 };
 	if (store_open(&cfg, &S, &err) < 0)
 		fail_msg("store_open: %s", err.msg);
-	struct registry_config rc = { .store = S };
+	if (REMOTE) {
+		GL = loop_new(NULL);
+		GR = router_new();
+		struct gateway_backend be;
+		gateway_backend_store(S, &be);
+		assert_int_equal(gateway_register(GR, &be, &GW, &err), 0);
+		struct http_server_config hc = { .addr = "127.0.0.1", .handler = router_serve,
+						 .handler_arg = GR };
+		assert_int_equal(http_server_open(GL, &hc, &GS, &err), 0);
+		assert_int_equal(pthread_create(&GT, NULL, gw_run, NULL), 0);
+		char eps[128];
+		/* a dead endpoint first: requests move on to the live one */
+		snprintf(eps, sizeof eps, "http://127.0.0.1:1,http://127.0.0.1:%u",
+			 http_server_port(GS));
+		struct kv_remote_config kc = { .endpoints = eps };
+		assert_int_equal(kv_remote_open(&kc, &RK, &err), 0);
+		kv_remote_kv(RK, &KV);
+	} else {
+		kv_local(S, &KV);
+	}
+	struct registry_config rc = { .store = &KV };
 	assert_int_equal(registry_new(&rc, &R, &err), 0);
 	/* wait for the store to take writes */
 	for (int i = 0; i < 500; i++) {
@@ -247,7 +297,16 @@ static int teardown(void **state)
 	for (int i = 0; i < 200 && registry_outstanding(R); i++)
 		loop_run_once(L, 10);
 	registry_free(R);
+	if (REMOTE) {
+		kv_remote_close(RK);
+		loop_call(GL, gw_stop, NULL);
+		pthread_join(GT, NULL);
+		gateway_free(GW);
+		router_free(GR);
+	}
 	store_close(S);
+	if (REMOTE)
+		loop_free(GL);
 	for (int i = 0; i < 20; i++)
 		loop_run_once(L, 5);
 	loop_free(L);
@@ -566,7 +625,7 @@ static void test_watch_order(void **state)
 	struct watch_create_req wr = { .key = prefix, .key_len = strlen(prefix), .range_end = end,
 				       .range_end_len = n, .prev_kv = true };
 	int64_t id = 0;
-	store_watch(S, L, &wr, on_watch, &w, &id);
+	kv_watch(&KV, L, &wr, on_watch, &w, &id);
 	struct res r = create(&NAMESPACES, "", "{\"metadata\":{\"name\":\"wns\"}}");
 	res_free(&r);
 	r = create(&CONFIGMAPS, "wns", "{\"metadata\":{\"name\":\"a\"}}");
@@ -583,7 +642,7 @@ static void test_watch_order(void **state)
 	for (int i = 0; i < 200 && strcmp(w.log.buf, want); i++)
 		loop_run_once(L, 10);
 	assert_string_equal(w.log.buf, want);
-	store_watch_cancel(S, id);
+	kv_watch_cancel(&KV, id);
 	for (int i = 0; i < 200 && !w.closed; i++)
 		loop_run_once(L, 10);
 	assert_true(w.closed);
@@ -685,5 +744,10 @@ int main(void)
 		cmocka_unit_test(test_service_allocation),
 		cmocka_unit_test(test_status_subresource),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int failed = cmocka_run_group_tests_name("registry on the in-process store", tests, setup,
+						 teardown);
+	REMOTE = true;
+	failed += cmocka_run_group_tests_name("registry on the store's etcd gateway (remote)", tests,
+					      setup, teardown);
+	return failed;
 }
