@@ -45,6 +45,40 @@ static struct transport *wrap_tls(void *arg, int fd)
 	return tls_server_wrap(arg, fd);
 }
 
+static bool has_group(const char *groups, const char *g)
+{
+	size_t n = strlen(g);
+	for (const char *p = groups; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !memcmp(p, g, n))
+			return true;
+		p = e ? e + 1 : p + len;
+	}
+	return false;
+}
+
+/* With TLS the store's keys are for the cluster's control plane only, as etcd with
+ * --client-cert-auth: a client certificate of the cluster CA whose O is system:masters (the
+ * API server's on a remote store, `kc store`'s admin one) or a store member's. A node's
+ * certificate (system:nodes, same CA) is refused: a worker must not reach around the API
+ * server's authorization. The CA bootstrap under /kc/ checks its own token. */
+static void serve_guarded(struct http_req *req, void *router)
+{
+	if (strncmp(req->path, "/kc/", 4) != 0 &&
+	    !(req->peer_verified && (has_group(req->peer_groups, "system:masters") ||
+				     has_group(req->peer_groups, KC_PKI_PEER_GROUP)))) {
+		static const char unauth[] =
+			"{\"error\":\"etcdserver: a client certificate of the cluster CA with "
+			"O=system:masters is required\",\"message\":\"etcdserver: a client certificate "
+			"of the cluster CA with O=system:masters is required\",\"code\":16}";
+		http_respond(req, req->peer_verified ? 403 : 401, "application/json", unauth,
+			     sizeof unauth - 1);
+		return;
+	}
+	router_serve(req, router);
+}
+
 /* The CA bootstrap on the client port too, for a master on a remote store (roles/pki.h). */
 static void serve_bootstrap(struct http_req *req, void *arg)
 {
@@ -179,6 +213,7 @@ int storesrv_start(const struct kc_server_config *cfg, const struct kc_pki *pki,
 			goto fail;
 		hc.wrap = wrap_tls;
 		hc.wrap_arg = s->tls;
+		hc.handler = serve_guarded;
 	}
 	rc = http_server_open(s->loop, &hc, &s->http, err);
 	if (rc < 0) {

@@ -22,8 +22,28 @@ got=$(ks ls /registry/pods/ 2>&1)
 expect "del" ks del /registry/pods/default/db
 got=$(ks get /registry/pods/default/db 2>&1)
 [ -z "$got" ] && pass "deleted key is gone" || fail "deleted key is gone" "$got"
-code=$(curl -s -o "$T_TMP/garbage.json" -w '%{http_code}' --cacert "$D/tls/ca.crt" -X POST "https://127.0.0.1:$SP/v3/kv/put" -d '{not json')
+code=$(curl -s -o "$T_TMP/garbage.json" -w '%{http_code}' --cacert "$D/tls/ca.crt" \
+	--cert "$D/tls/admin.crt" --key "$D/tls/admin.key" -X POST "https://127.0.0.1:$SP/v3/kv/put" -d '{not json')
 [ "$code" = 400 ] && pass "garbage request: 400" || fail "garbage request: 400" "$code $(cat "$T_TMP/garbage.json")"
+# the keys are the control plane's: no client certificate, or one without system:masters (a
+# node's), is refused as etcd's --client-cert-auth does
+code=$(curl -s -o "$T_TMP/anon.json" -w '%{http_code}' --cacert "$D/tls/ca.crt" -X POST \
+	"https://127.0.0.1:$SP/v3/kv/range" -d '{"key":"Lw==","range_end":"MA=="}')
+case "$code $(cat "$T_TMP/anon.json")" in "401 "*'"code":16'*) pass "no client certificate: 401 Unauthenticated" ;;
+*) fail "no client certificate: 401 Unauthenticated" "$code $(cat "$T_TMP/anon.json")" ;; esac
+# a node's certificate: the same CA, O=system:nodes
+if command -v openssl >/dev/null 2>&1 && [ -r "$D/tls/ca.key" ]; then
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=system:nodes/CN=system:node:w1" \
+		-keyout "$T_TMP/node.key" -out "$T_TMP/node.csr" 2>/dev/null &&
+		printf 'extendedKeyUsage=clientAuth\n' >"$T_TMP/node.ext" &&
+		openssl x509 -req -in "$T_TMP/node.csr" -CA "$D/tls/ca.crt" -CAkey "$D/tls/ca.key" \
+			-CAcreateserial -days 1 -extfile "$T_TMP/node.ext" -out "$T_TMP/node.crt" 2>/dev/null
+	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/tls/ca.crt" --cert "$T_TMP/node.crt" \
+		--key "$T_TMP/node.key" -X POST "https://127.0.0.1:$SP/v3/kv/range" -d '{"key":"Lw=="}')
+	[ "$code" = 403 ] && pass "a node's certificate: 403" || fail "a node's certificate: 403" "$code"
+else
+	echo "skip a node's certificate: no openssl or no DATA/tls/ca.key"
+fi
 expect_exit "unreachable endpoint: exit 1" 1 "$KC" store --endpoints http://127.0.0.1:1 get x
 expect_exit "bad usage: exit 2" 2 "$KC" store frob
 kill -TERM "$ONE"; wait "$ONE"
