@@ -10,98 +10,23 @@
 #  4. an image pulled by the kubelet from a local registry (docker-registry inside the worker's
 #     namespace, pushed with skopeo); a missing tag gives ErrImagePull then ImagePullBackOff.
 #
-# Ground rules: nothing touches the host's interfaces or routes; every process this test starts
-# (kc, the registry, and pod processes left behind, found by the test dir) is stopped by pid,
-# the namespaces are deleted and mounts under the test dir unmounted on every exit path.
+# Ground rules: those of node_lib.sh (no host network change; every process, the registry
+# included, stopped by pid; namespaces, mounts and the pods' cgroups removed on every exit path).
 . tests/integration/lib.sh
 
+T_NAME=t_nodes
+. tests/integration/node_lib.sh
 NS=kc-n1-$$
 NSW=kc-n2-$$
-NS_MADE=""
 D=$T_TMP/data
 D2=$T_TMP/worker
-KC_PID=""
-WPID=""
-REG_PID=""
-
-stop_pid() { # stop_pid PID: TERM, up to 5 s, then KILL
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
-
-nodes_cleanup() {
-	stop_pid "$KC_PID"
-	stop_pid "$WPID"
-	stop_pid "$REG_PID"
-	KC_PID="" WPID="" REG_PID=""
-	for p in $T_PIDS; do kill -KILL "$p" 2>/dev/null; done
-	T_PIDS=""
-	# pod processes (shims, containers) that outlive kc: those whose command line or root lies
-	# under the test dir
-	if [ -d "$T_TMP" ]; then
-		for p in /proc/[0-9]*; do
-			pid=${p#/proc/}
-			[ "$pid" = $$ ] && continue
-			if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$T_TMP" ||
-				readlink "$p/root" 2>/dev/null | grep -q "^$T_TMP"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
-		awk -v d="$T_TMP" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null; done
-	fi
-	if [ -n "$NS_MADE" ]; then
-		ip netns del "$NS" 2>/dev/null
-		ip netns del "$NSW" 2>/dev/null
-	fi
-	NS_MADE=""
-	rm -rf "$T_TMP"
-}
-trap nodes_cleanup EXIT
-trap 'nodes_cleanup; exit 1' INT TERM
-t_cleanup() { nodes_cleanup; }
-
-skip_all() {
-	echo "skip t_nodes: $1"
-	t_finish
-	exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip_all "needs root (namespaces, overlayfs, cgroups)"
-grep -qw overlay /proc/filesystems 2>/dev/null || modprobe overlay 2>/dev/null
-grep -qw overlay /proc/filesystems 2>/dev/null || skip_all "needs overlayfs"
-command -v ip >/dev/null 2>&1 || skip_all "needs iproute2 (ip)"
-command -v kubectl >/dev/null 2>&1 || skip_all "needs kubectl"
-ip netns add "$NS" 2>/dev/null || skip_all "network namespaces unavailable"
-NS_MADE=1
-ip netns add "$NSW" 2>/dev/null || skip_all "network namespaces unavailable"
 nsx() { ip netns exec "$NS" "$@"; }
 nswx() { ip netns exec "$NSW" "$@"; }
 
-nsx ip link set lo up &&
-	ip -n "$NSW" link set lo up &&
-	nsx ip link add eth0 type veth peer name eth0 netns "$NSW" &&
-	nsx ip addr add 10.99.8.2/24 dev eth0 &&
-	ip -n "$NSW" addr add 10.99.8.3/24 dev eth0 &&
-	nsx ip link set eth0 up && ip -n "$NSW" link set eth0 up ||
-	skip_all "cannot set up the nodes' network namespaces"
-# default routes so that the nodes have one (the pod network wants it); nothing leaves the
-# namespaces
-nsx ip route add default via 10.99.8.1 dev eth0 2>/dev/null
-ip -n "$NSW" route add default via 10.99.8.1 dev eth0 2>/dev/null
-
-img=$T_TMP/busybox.tar
-if ! sh contrib/mkimage-busybox.sh "$img" >"$T_TMP/mk.log" 2>&1; then
-	skip_all "contrib/mkimage-busybox.sh failed (needs busybox-static): $(tail -n 2 "$T_TMP/mk.log")"
-fi
-mkdir -p "$D/manifests" "$D2"
-expect_exit "kc image import of the busybox test image" 0 "$KC" image import "$img" --data-dir "$D"
-"$KC" image import "$img" --data-dir "$D2" >/dev/null 2>&1
+node_require
+node_ns "$NS" 10.99.8.2 "$NSW" 10.99.8.3
+node_image "$D" "$D2"
+mkdir -p "$D/manifests"
 
 # static pods present before the first start, and a broken manifest that must be skipped
 cat >"$D/manifests/sweb.yaml" <<'EOF'

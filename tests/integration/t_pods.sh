@@ -8,12 +8,9 @@
 # under DATA/pods and no pod cgroups.
 #
 # Every wait polls for a condition with a generous limit; nothing passes or fails on a duration.
-# Ground rules: nothing touches the host's interfaces or routes (the namespace has no way out:
-# its default route points at an address nobody holds, and the one image pull goes to
-# 127.0.0.1:1 inside it); every process this test starts (kc, and pod processes left behind on
-# failure, found by their data dir) is stopped by pid, mounts under the test dir are unmounted and
-# the namespace is deleted on every exit path. Without root, overlayfs or network namespaces the
-# test is skipped with a message.
+# Ground rules: those of node_lib.sh (the namespace has no way out, and the one image pull goes
+# to 127.0.0.1:1 inside it; every process stopped by pid; namespace, mounts and the pods' cgroups
+# removed on every exit path; skipped without root, overlayfs or network namespaces).
 . tests/integration/lib.sh
 
 # wait_secs SECONDS CMD...: polls CMD twice a second until it succeeds or SECONDS of wall time
@@ -28,81 +25,16 @@ wait_secs() {
 	done
 }
 
+T_NAME=t_pods
+. tests/integration/node_lib.sh
 NS=kc-itp-$$
-NS_MADE=""
 D=$T_TMP/data
-KC_PID=""
-
-pods_cleanup() {
-	if [ -n "$KC_PID" ]; then
-		kill -TERM "$KC_PID" 2>/dev/null
-		i=0
-		while kill -0 "$KC_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -KILL "$KC_PID" 2>/dev/null
-		KC_PID=""
-	fi
-	for p in $T_PIDS; do kill -KILL "$p" 2>/dev/null; done
-	T_PIDS=""
-	# pod processes (shims, containers) that outlive kc on a failure: those whose command line or
-	# root lies under the test dir
-	if [ -d "$T_TMP" ]; then
-		for p in /proc/[0-9]*; do
-			pid=${p#/proc/}
-			[ "$pid" = $$ ] && continue
-			if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$T_TMP" ||
-				readlink "$p/root" 2>/dev/null | grep -q "^$T_TMP"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
-		# the pods' cgroups (kc's hierarchy "kc", one dir per pod uid), deepest first
-		for u in $(ls "$D/pods" 2>/dev/null); do
-			find /sys/fs/cgroup/ -maxdepth 6 -type d -path "*/pod$u*" 2>/dev/null
-		done | sort -r | while read -r cg; do
-			while read -r p; do kill -KILL "$p" 2>/dev/null; done <"$cg/cgroup.procs" 2>/dev/null
-			rmdir "$cg" 2>/dev/null
-		done
-		awk -v d="$T_TMP" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null; done
-	fi
-	[ -n "$NS_MADE" ] && ip netns del "$NS" 2>/dev/null
-	NS_MADE=""
-	rm -rf "$T_TMP"
-}
-trap pods_cleanup EXIT
-trap 'pods_cleanup; exit 1' INT TERM
-t_cleanup() { pods_cleanup; }
-
-skip_all() {
-	echo "skip t_pods: $1"
-	t_finish
-	exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip_all "needs root (namespaces, overlayfs, cgroups)"
-grep -qw overlay /proc/filesystems 2>/dev/null || modprobe overlay 2>/dev/null
-grep -qw overlay /proc/filesystems 2>/dev/null || skip_all "needs overlayfs"
-command -v ip >/dev/null 2>&1 || skip_all "needs iproute2 (ip)"
-command -v kubectl >/dev/null 2>&1 || skip_all "needs kubectl"
-command -v nsenter >/dev/null 2>&1 || skip_all "needs nsenter (util-linux)"
-ip netns add "$NS" 2>/dev/null || skip_all "network namespaces unavailable"
-NS_MADE=1
 nsx() { ip netns exec "$NS" "$@"; }
 
-# the node's namespace: lo, and a veth whose peer stays in the namespace too (no link out)
-nsx ip link set lo up &&
-	nsx ip link add eth0 type veth peer name eth0p &&
-	nsx ip addr add 10.99.8.2/24 dev eth0 &&
-	nsx ip link set eth0 up && nsx ip link set eth0p up ||
-	skip_all "cannot set up the node's network namespace"
-# a default route so that the node has one (the pod network wants it); nothing leaves the namespace
-nsx ip route add default via 10.99.8.1 dev eth0 2>/dev/null
-
-img=$T_TMP/busybox.tar
-if ! sh contrib/mkimage-busybox.sh "$img" >"$T_TMP/mk.log" 2>&1; then
-	skip_all "contrib/mkimage-busybox.sh failed (needs busybox-static): $(tail -n 2 "$T_TMP/mk.log")"
-fi
-mkdir -p "$D"
-expect_exit "kc image import of the busybox test image" 0 "$KC" image import "$img" --data-dir "$D"
+node_require
+command -v nsenter >/dev/null 2>&1 || skip_all "needs nsenter (util-linux)"
+node_ns "$NS" 10.99.8.2
+node_image "$D"
 
 # kc enters only the network namespace: `ip netns exec` would also give it a fresh sysfs, whose
 # /sys/fs/cgroup is empty, and the OOM case needs the memory cgroup

@@ -4,84 +4,20 @@
 # metrics.k8s.io/v1beta1 nodes and pods (CPU as a rate over two scrapes, memory working set).
 # RBAC: a ServiceAccount bound to `view` reads them, one without any role gets 403.
 #
-# Ground rules: as t_worker.sh - nothing touches the host's interfaces or routes; every process
-# this test starts is stopped by pid, the namespace is deleted and mounts under the test dir are
-# unmounted on every exit path. Without root, overlayfs or network namespaces it is skipped.
+# Ground rules: those of node_lib.sh (no host network change, every process stopped by pid,
+# namespace, mounts and the pods' cgroups removed on every exit path; skipped without root,
+# overlayfs or network namespaces).
 . tests/integration/lib.sh
 
+T_NAME=t_top
+. tests/integration/node_lib.sh
 NS=kc-top-$$
-NS_MADE=""
 D=$T_TMP/data
-KC_PID=""
-POD_UIDS=""
-
-worker_cleanup() {
-	if [ -n "$KC_PID" ]; then
-		kill -TERM "$KC_PID" 2>/dev/null
-		i=0
-		while kill -0 "$KC_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -KILL "$KC_PID" 2>/dev/null
-		KC_PID=""
-	fi
-	for p in $T_PIDS; do kill -KILL "$p" 2>/dev/null; done
-	T_PIDS=""
-	# pod processes (shims, containers) that outlive kc on a failure: those whose command line or
-	# root lies under the test dir
-	if [ -d "$T_TMP" ]; then
-		for p in /proc/[0-9]*; do
-			pid=${p#/proc/}
-			[ "$pid" = $$ ] && continue
-			if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$T_TMP" ||
-				readlink "$p/root" 2>/dev/null | grep -q "^$T_TMP"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
-		awk -v d="$T_TMP" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null; done
-	fi
-	# the pods' cgroups, when kc could not remove them itself (only ours: other kc instances
-	# may share the "kc" level)
-	for uid in $POD_UIDS; do
-		find /sys/fs/cgroup -depth -type d -path "*/kc/*pod$uid*" -exec rmdir {} \; 2>/dev/null
-	done
-	POD_UIDS=""
-	[ -n "$NS_MADE" ] && ip netns del "$NS" 2>/dev/null
-	NS_MADE=""
-	rm -rf "$T_TMP"
-}
-trap worker_cleanup EXIT
-trap 'worker_cleanup; exit 1' INT TERM
-t_cleanup() { worker_cleanup; }
-
-skip_all() {
-	echo "skip t_top: $1"
-	t_finish
-	exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip_all "needs root (namespaces, overlayfs, cgroups)"
-grep -qw overlay /proc/filesystems 2>/dev/null || modprobe overlay 2>/dev/null
-grep -qw overlay /proc/filesystems 2>/dev/null || skip_all "needs overlayfs"
-command -v ip >/dev/null 2>&1 || skip_all "needs iproute2 (ip)"
-command -v kubectl >/dev/null 2>&1 || skip_all "needs kubectl"
-ip netns add "$NS" 2>/dev/null || skip_all "network namespaces unavailable"
-NS_MADE=1
 nsx() { ip netns exec "$NS" "$@"; }
 
-# the node's namespace: lo and a veth pair whose both ends stay inside it, so nothing leaves
-nsx ip link set lo up &&
-	nsx ip link add eth0 type veth peer name eth1 &&
-	nsx ip addr add 10.99.8.2/24 dev eth0 &&
-	nsx ip link set eth0 up && nsx ip link set eth1 up ||
-	skip_all "cannot set up the node's network namespace"
-nsx ip route add default via 10.99.8.1 dev eth0 2>/dev/null
-
-img=$T_TMP/busybox.tar
-if ! sh contrib/mkimage-busybox.sh "$img" >"$T_TMP/mk.log" 2>&1; then
-	skip_all "contrib/mkimage-busybox.sh failed (needs busybox-static): $(tail -n 2 "$T_TMP/mk.log")"
-fi
-mkdir -p "$D"
-expect_exit "kc image import of the busybox test image" 0 "$KC" image import "$img" --data-dir "$D"
+node_require
+node_ns "$NS" 10.99.8.2
+node_image "$D"
 
 # `ip netns exec` mounts a fresh sysfs, which hides the cgroup mounts under /sys/fs/cgroup:
 # kc is started in the namespace with the host's cgroup file systems mounted again in its

@@ -4,85 +4,22 @@
 # kubectl reads its logs and execs in it through the API server's node proxy; deleting the pod
 # leaves nothing behind under DATA/pods and DATA/netns.
 #
-# Ground rules: nothing touches the host's interfaces or routes; every process this test starts
-# (kc, and pod processes left behind on failure, found by their data dir) is stopped by pid, the
-# namespace is deleted and mounts under the test dir are unmounted on every exit path. Without
-# root, overlayfs or network namespaces the test is skipped with a message.
+# Ground rules: those of node_lib.sh (no host network change, every process stopped by pid,
+# namespaces, mounts and cgroups removed on every exit path; skipped without root, overlayfs or
+# network namespaces).
 . tests/integration/lib.sh
 
+T_NAME=t_worker
+. tests/integration/node_lib.sh
 NS=kc-it-$$
 NSW=kc-itw-$$
-NS_MADE=""
 D=$T_TMP/data
-KC_PID=""
-
-worker_cleanup() {
-	if [ -n "$KC_PID" ]; then
-		kill -TERM "$KC_PID" 2>/dev/null
-		i=0
-		while kill -0 "$KC_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -KILL "$KC_PID" 2>/dev/null
-		KC_PID=""
-	fi
-	for p in $T_PIDS; do kill -KILL "$p" 2>/dev/null; done
-	T_PIDS=""
-	# pod processes (shims, containers) that outlive kc on a failure: those whose command line or
-	# root lies under the test dir
-	if [ -d "$T_TMP" ]; then
-		for p in /proc/[0-9]*; do
-			pid=${p#/proc/}
-			[ "$pid" = $$ ] && continue
-			if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$T_TMP" ||
-				readlink "$p/root" 2>/dev/null | grep -q "^$T_TMP"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
-		awk -v d="$T_TMP" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null; done
-	fi
-	[ -n "$NS_MADE" ] && ip netns del "$NS" 2>/dev/null && ip netns del "$NSW" 2>/dev/null
-	NS_MADE=""
-	rm -rf "$T_TMP"
-}
-trap worker_cleanup EXIT
-trap 'worker_cleanup; exit 1' INT TERM
-t_cleanup() { worker_cleanup; }
-
-skip_all() {
-	echo "skip t_worker: $1"
-	t_finish
-	exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip_all "needs root (namespaces, overlayfs, cgroups)"
-grep -qw overlay /proc/filesystems 2>/dev/null || modprobe overlay 2>/dev/null
-grep -qw overlay /proc/filesystems 2>/dev/null || skip_all "needs overlayfs"
-command -v ip >/dev/null 2>&1 || skip_all "needs iproute2 (ip)"
-command -v kubectl >/dev/null 2>&1 || skip_all "needs kubectl"
-ip netns add "$NS" 2>/dev/null || skip_all "network namespaces unavailable"
-NS_MADE=1
-ip netns add "$NSW" 2>/dev/null || skip_all "network namespaces unavailable"
+D2=$T_TMP/worker
 nsx() { ip netns exec "$NS" "$@"; }
 
-# the node's namespace and a second one for a joining worker, joined by a veth pair
-nsx ip link set lo up &&
-	ip -n "$NSW" link set lo up &&
-	nsx ip link add eth0 type veth peer name eth0 netns "$NSW" &&
-	nsx ip addr add 10.99.7.2/24 dev eth0 &&
-	ip -n "$NSW" addr add 10.99.7.3/24 dev eth0 &&
-	nsx ip link set eth0 up && ip -n "$NSW" link set eth0 up ||
-	skip_all "cannot set up the nodes' network namespaces"
-# default routes so that the nodes have one (the pod network wants it); nothing leaves the
-# namespaces
-nsx ip route add default via 10.99.7.1 dev eth0 2>/dev/null
-ip -n "$NSW" route add default via 10.99.7.1 dev eth0 2>/dev/null
-
-img=$T_TMP/busybox.tar
-if ! sh contrib/mkimage-busybox.sh "$img" >"$T_TMP/mk.log" 2>&1; then
-	skip_all "contrib/mkimage-busybox.sh failed (needs busybox-static): $(tail -n 2 "$T_TMP/mk.log")"
-fi
-mkdir -p "$D"
-expect_exit "kc image import of the busybox test image" 0 "$KC" image import "$img" --data-dir "$D"
+node_require
+node_ns "$NS" 10.99.7.2 "$NSW" 10.99.7.3
+node_image "$D" "$D2"
 
 bg_start "$T_TMP/kc.log" ip netns exec "$NS" "$KC" server --role=all --data-dir "$D" \
 	--node-name kc-it-node --advertise-address 10.99.7.2 --bind-address 0.0.0.0 \
@@ -184,9 +121,6 @@ fi
 # ---------------------------------------------------------------------------------------------
 # a worker joins with --server and --token (CA pinned by the token, node identity from
 # POST /apis/kc.io/v1/nodecerts), and the API server proxies logs and exec to it
-D2=$T_TMP/worker
-mkdir -p "$D2"
-"$KC" image import "$img" --data-dir "$D2" >/dev/null 2>&1
 bg_start "$T_TMP/worker.log" ip netns exec "$NSW" "$KC" server --role=worker --data-dir "$D2" \
 	--node-name kc-it-w2 --advertise-address 10.99.7.3 --kubelet-port 10250 \
 	--server https://10.99.7.2:6443 --token "$(cat "$D/token")"
