@@ -4,6 +4,7 @@
 #include "lib/fs.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +94,8 @@ int kc_fsync_parent_dir(const char *path, struct kc_err *err)
 	return rc;
 }
 
-int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			     struct kc_err *err)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+			 struct kc_err *err)
 {
 	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
 	int rc = 0;
@@ -122,7 +123,7 @@ int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		rc = kc_err_set(err, -errno, "fsync %s: %s", tmp, strerror(errno));
 		goto out_close;
 	}
@@ -136,7 +137,8 @@ int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		rc = kc_err_set(err, -errno, "rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out_unlink;
 	}
-	rc = kc_fsync_parent_dir(path, err);
+	if (durable)
+		rc = kc_fsync_parent_dir(path, err);
 	goto out_free;
 out_close:
 	close(fd);
@@ -145,5 +147,17 @@ out_unlink:
 out_free:
 	free(tmp);
 	return rc;
+}
+
+int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct kc_err *err)
+{
+	return write_replace(path, data, len, mode, true, err);
+}
+
+int kc_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+			  struct kc_err *err)
+{
+	return write_replace(path, data, len, mode, false, err);
 }
 

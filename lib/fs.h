@@ -18,6 +18,11 @@ int kc_read_file(const char *path, size_t limit, unsigned char **out, size_t *le
  * either the old or the new content. Returns 0 or -errno with err filled. */
 int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct kc_err *err);
+/* The same replacement without the fsyncs: readers see the old or the new content, but a
+ * power loss may leave either, or an empty file. For files rebuilt after a restart anyway
+ * (a pod's /etc/hosts, a container's config): each fsync costs milliseconds on a busy disk. */
+int kc_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+			  struct kc_err *err);
 
 /* fsyncs the directory holding 'path' (makes a rename or create durable). Returns 0 or -errno. */
 int kc_fsync_parent_dir(const char *path, struct kc_err *err);

@@ -763,14 +763,14 @@ static void write_etc_files(struct kubelet *k, struct kpod *kp)
 	struct kc_err err = { 0 };
 	char *p = pod_file(k, kp, "etc-hosts");
 	kl_hosts_file(kp->pod, kp->pod_ip, k->cfg->cluster_domain, &s);
-	kc_write_file_atomic(p, s.buf, s.len, 0644, &err);
+	kc_write_file_replace(p, s.buf, s.len, 0644, &err);
 	free(p);
 	kc_str_reset(&s);
 	char host[64];
 	kl_pod_hostname(kp->pod, host, sizeof host);
 	kc_str_addf(&s, "%s\n", host);
 	p = pod_file(k, kp, "etc-hostname");
-	kc_write_file_atomic(p, s.buf, s.len, 0644, &err);
+	kc_write_file_replace(p, s.buf, s.len, 0644, &err);
 	free(p);
 	kc_str_reset(&s);
 	unsigned char *hr = NULL;
@@ -782,7 +782,7 @@ static void write_etc_files(struct kubelet *k, struct kpod *kp)
 	net_ip_format(&k->cfg->cluster_dns, dns, sizeof dns);
 	if (kl_resolv_conf(kp->pod, dns, k->cfg->cluster_domain, hrs, &s, &err) == 0) {
 		p = pod_file(k, kp, "resolv.conf");
-		kc_write_file_atomic(p, s.buf, s.len, 0644, &err);
+		kc_write_file_replace(p, s.buf, s.len, 0644, &err);
 		free(p);
 	}
 	free(hr);
@@ -1053,7 +1053,7 @@ static int start_container(struct kubelet *k, struct kpod *kp, struct kctr *c, c
 	struct kc_str js = KC_STR_INIT;
 	rt_spec_to_json(&s, &js);
 	char *cfgp = xasprintf("%s/config.json", s.dir);
-	rc = kc_write_file_atomic(cfgp, js.buf, js.len, 0600, &err);
+	rc = kc_write_file_replace(cfgp, js.buf, js.len, 0600, &err);
 	free(cfgp);
 	kc_str_free(&js);
 	if (rc < 0) {

@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/alloc.h"
 #include "lib/err.h"
+#include "lib/fs.h"
 #include "lib/list.h"
 #include "lib/map.h"
 #include "lib/str.h"
@@ -262,6 +265,39 @@ static void test_alloc(void **state)
 	free(z);
 }
 
+/* lib/fs: both replacements leave the new content and mode and no temporary file behind,
+ * refuse a missing directory with the path in the message, and read back within limits. */
+static void test_fs_replace(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kc-core-fs.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof path, "%s/f", dir);
+	struct kc_err err = {0};
+	assert_int_equal(kc_write_file_atomic(path, "one", 3, 0640, &err), 0);
+	assert_int_equal(kc_write_file_replace(path, "second", 6, 0604, &err), 0);
+	unsigned char *b = NULL;
+	size_t len = 0;
+	assert_int_equal(kc_read_file(path, 100, &b, &len, &err), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(b, "second", 6);
+	free(b);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0604);
+	assert_int_equal(kc_read_file(path, 3, &b, &len, &err), -KC_ETOOBIG);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) = 1", dir);
+	assert_int_equal(system(cmd), 0); /* no temporary left */
+	char missing[96];
+	snprintf(missing, sizeof missing, "%s/no/f", dir);
+	assert_true(kc_write_file_replace(missing, "x", 1, 0600, &err) < 0);
+	assert_non_null(strstr(err.msg, missing));
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_parse_i64), cmocka_unit_test(test_vec),
 		cmocka_unit_test(test_list),      cmocka_unit_test(test_map),
 		cmocka_unit_test(test_err),       cmocka_unit_test(test_alloc),
+		cmocka_unit_test(test_fs_replace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
