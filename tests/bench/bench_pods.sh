@@ -7,7 +7,8 @@
 #   - RSS: the all-in-one process with 0 and with the burst's pods, a joined worker agent with 0
 #     pods and with BENCH_PODS_WORKER (10) pods, and the shims' own RSS (per-pod overhead).
 # The per-container start beside runc's is tests/bench/bench_runtime.sh.
-# Each node runs in a network namespace made here (as tests/integration/t_worker.sh does);
+# Each node runs in a network namespace made here, entered with nsenter --net only (`ip netns
+# exec` would also mount a fresh sysfs without /sys/fs/cgroup, and the pods would get no cgroups);
 # nothing touches the host's network; kc is stopped by its pid. Needs root, overlayfs,
 # busybox-static, kubectl and Debian's python3-kubernetes.
 cd "$(dirname "$0")/../.." || exit 1
@@ -25,6 +26,8 @@ NSW=kc-bpw-$$
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	# BENCH_PODS_LOGS=DIR keeps the nodes' logs
+	[ -n "${BENCH_PODS_LOGS:-}" ] && mkdir -p "$BENCH_PODS_LOGS" && cp "$W"/*.log "$BENCH_PODS_LOGS"/ 2>/dev/null
 	for p in $PIDS; do
 		i=0
 		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -80,7 +83,7 @@ ip netns exec "$NS" $PY tests/bench/podstart.py "$D/kubeconfig" ready bp-node 60
 RP=$!
 while ! grep -q polling "$W/ready" && kill -0 "$RP" 2>/dev/null; do sleep 0.05; done
 t0=$(date +%s.%N)
-ip netns exec "$NS" "$KC" server --role=all --data-dir "$D" --node-name bp-node \
+nsenter --net="/run/netns/$NS" "$KC" server --role=all --data-dir "$D" --node-name bp-node \
 	--advertise-address 10.99.8.2 --bind-address 0.0.0.0 --api-port 6443 --store-port 2379 \
 	--peer-port 2380 --kubelet-port 10250 --plain-http >"$W/kc.log" 2>&1 &
 KPID=$!
@@ -118,7 +121,7 @@ read -r rssb shb <"$W/rss"
 echo "RESULT rss_all_in_one_kb 0_pods $rss0 with_${BURST}_pods $rssb shims_kb $shb"
 
 echo "== a joined worker agent"
-ip netns exec "$NSW" "$KC" server --role=worker --data-dir "$D2" --node-name bp-w \
+nsenter --net="/run/netns/$NSW" "$KC" server --role=worker --data-dir "$D2" --node-name bp-w \
 	--advertise-address 10.99.8.3 --kubelet-port 10250 --server https://10.99.8.2:6443 \
 	--token "$(cat "$D/token")" >"$W/worker.log" 2>&1 &
 WPID=$!

@@ -110,9 +110,13 @@ def main():
         print("node %s not Ready in %.0f s" % (node, limit))
         return 1
 
-    config.load_kube_config(sys.argv[1])
-    v1 = client.CoreV1Api()
     n, image = int(sys.argv[3]), sys.argv[4]
+    # one pooled connection per creating thread (urllib3 keeps 4 by default and would open,
+    # and TLS-handshake, a new one for most of a burst's creates: the client's time, not kc's)
+    cfg = client.Configuration()
+    config.load_kube_config(sys.argv[1], client_configuration=cfg)
+    cfg.connection_pool_maxsize = max(4, n)
+    v1 = client.CoreV1Api(client.ApiClient(cfg))
     node = sys.argv[5] if len(sys.argv) > 5 else None
     w = Watcher(v1)
     w.start()
@@ -141,17 +145,26 @@ def main():
                 except Exception as e:  # reported below
                     errs.append("%s: %s" % (name, e))
 
+            # open the connections first (n concurrent cheap reads), so that the timed creates
+            # measure kc
+            warm = [threading.Thread(target=lambda: v1.read_namespace(NS)) for _ in names]
+            for t in warm:
+                t.start()
+            for t in warm:
+                t.join()
             threads = [threading.Thread(target=create, args=(nm,)) for nm in names]
             t0 = time.monotonic()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
+            created = time.monotonic()
             if errs or not w.wait(names, 120):
                 print("burst: %s" % (errs[:3] or "not all Running in 120 s"))
                 return 1
             last = max(w.running[nm] for nm in names)
-            print("RESULT burst_all_running_ms n=%d %.1f" % (n, (last - t0) * 1000))
+            print("RESULT burst_all_running_ms n=%d %.1f (the creates themselves: %.1f)"
+                  % (n, (last - t0) * 1000, (created - t0) * 1000))
         else:
             print("unknown mode " + mode)
             rc = 2
