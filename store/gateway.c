@@ -69,9 +69,11 @@ static bool name_is(const char *name, const char *snake)
 	return *s == 0 && *n == 0;
 }
 
-static const cJSON *fld(const cJSON *o, const char *snake)
+const cJSON *gateway_json_field(const cJSON *o, const char *snake)
 {
 	const cJSON *c;
+	if (!cJSON_IsObject(o))
+		return NULL;
 	cJSON_ArrayForEach(c, o) {
 		if (c->string && name_is(c->string, snake))
 			return cJSON_IsNull(c) ? NULL : c;
@@ -79,24 +81,29 @@ static const cJSON *fld(const cJSON *o, const char *snake)
 	return NULL;
 }
 
-static int get_i64(const cJSON *o, const char *name, int64_t *out, struct kc_err *err)
+static const cJSON *fld(const cJSON *o, const char *snake)
 {
-	const cJSON *v = fld(o, name);
+	return gateway_json_field(o, snake);
+}
+
+int gateway_json_i64(const cJSON *o, const char *name, int64_t *out, int code, struct kc_err *err)
+{
+	const cJSON *v = gateway_json_field(o, name);
 	long long x = 0;
 	*out = 0;
 	if (!v)
 		return 0;
-	if (cJSON_IsNumber(v)) {
-		if (kc_json_as_i64(v, &x) < 0)
-			return kc_err_set(err, -KC_EINVAL, "bad integer for field %s", name);
-	} else if (cJSON_IsString(v)) {
-		if (kc_parse_i64(v->valuestring, INT64_MIN, INT64_MAX, &x) < 0)
-			return kc_err_set(err, -KC_EINVAL, "bad integer for field %s", name);
-	} else {
-		return kc_err_set(err, -KC_EINVAL, "bad integer for field %s", name);
+	if ((cJSON_IsNumber(v) && kc_json_as_i64(v, &x) == 0) ||
+	    (cJSON_IsString(v) && kc_parse_i64(v->valuestring, INT64_MIN, INT64_MAX, &x) == 0)) {
+		*out = (int64_t)x;
+		return 0;
 	}
-	*out = (int64_t)x;
-	return 0;
+	return kc_err_set(err, code, "bad integer for field %s", name);
+}
+
+static int get_i64(const cJSON *o, const char *name, int64_t *out, struct kc_err *err)
+{
+	return gateway_json_i64(o, name, out, -KC_EINVAL, err);
 }
 
 static int get_u64(const cJSON *o, const char *name, uint64_t *out, struct kc_err *err)
@@ -127,16 +134,21 @@ static int get_u64(const cJSON *o, const char *name, uint64_t *out, struct kc_er
 	return 0;
 }
 
-static int get_bool(const cJSON *o, const char *name, bool *out, struct kc_err *err)
+int gateway_json_bool(const cJSON *o, const char *name, bool *out, int code, struct kc_err *err)
 {
-	const cJSON *v = fld(o, name);
+	const cJSON *v = gateway_json_field(o, name);
 	*out = false;
 	if (!v)
 		return 0;
 	if (!cJSON_IsBool(v))
-		return kc_err_set(err, -KC_EINVAL, "bad boolean for field %s", name);
+		return kc_err_set(err, code, "bad boolean for field %s", name);
 	*out = cJSON_IsTrue(v);
 	return 0;
+}
+
+static int get_bool(const cJSON *o, const char *name, bool *out, struct kc_err *err)
+{
+	return gateway_json_bool(o, name, out, -KC_EINVAL, err);
 }
 
 static int get_bytes(struct gateway_request *r, const cJSON *o, const char *name,

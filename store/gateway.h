@@ -233,4 +233,12 @@ int gateway_register(struct router *r, const struct gateway_backend *be, struct 
 		     struct kc_err *err);
 void gateway_free(struct gateway *g);
 
+/* etcd JSON field readers, shared with the gateway's client (store/remote_json.c): 'snake' also
+ * matches its lowerCamelCase form, JSON null counts as absent (NULL / 0 / false, returning 0);
+ * a value of the wrong type fails with 'code' and "bad integer|boolean for field NAME". */
+struct cJSON;
+const struct cJSON *gateway_json_field(const struct cJSON *o, const char *snake);
+int gateway_json_i64(const struct cJSON *o, const char *name, int64_t *out, int code, struct kc_err *err);
+int gateway_json_bool(const struct cJSON *o, const char *name, bool *out, int code, struct kc_err *err);
+
 #endif

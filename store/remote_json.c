@@ -252,65 +252,21 @@ void remote_watch_to_json(const struct watch_create_req *req, int64_t start_revi
 /* ---- reading ---- */
 
 /* Whether a JSON member name is the proto field 'snake' or its lowerCamelCase form. */
-static bool name_is(const char *name, const char *snake)
-{
-	if (strcmp(name, snake) == 0)
-		return true;
-	const char *s = snake, *n = name;
-	while (*s && *n) {
-		if (*s == '_' && s[1] >= 'a' && s[1] <= 'z') {
-			if (*n != s[1] - 'a' + 'A')
-				return false;
-			s += 2;
-			n++;
-			continue;
-		}
-		if (*s != *n)
-			return false;
-		s++;
-		n++;
-	}
-	return *s == 0 && *n == 0;
-}
-
+/* etcd's JSON field readers are the gateway's (snake_case or lowerCamelCase names, int64s as
+ * numbers or strings); a bad answer is a protocol error here. */
 static const cJSON *fld(const cJSON *o, const char *snake)
 {
-	const cJSON *c;
-	if (!cJSON_IsObject(o))
-		return NULL;
-	cJSON_ArrayForEach(c, o)
-	{
-		if (c->string && name_is(c->string, snake))
-			return cJSON_IsNull(c) ? NULL : c;
-	}
-	return NULL;
+	return gateway_json_field(o, snake);
 }
 
 static int get_i64(const cJSON *o, const char *name, int64_t *out, struct kc_err *err)
 {
-	const cJSON *v = fld(o, name);
-	long long x = 0;
-	*out = 0;
-	if (!v)
-		return 0;
-	if ((cJSON_IsNumber(v) && kc_json_as_i64(v, &x) == 0) ||
-	    (cJSON_IsString(v) && kc_parse_i64(v->valuestring, INT64_MIN, INT64_MAX, &x) == 0)) {
-		*out = (int64_t)x;
-		return 0;
-	}
-	return kc_err_set(err, -KC_EPROTO, "bad integer in field %s", name);
+	return gateway_json_i64(o, name, out, -KC_EPROTO, err);
 }
 
 static int get_bool(const cJSON *o, const char *name, bool *out, struct kc_err *err)
 {
-	const cJSON *v = fld(o, name);
-	*out = false;
-	if (!v)
-		return 0;
-	if (!cJSON_IsBool(v))
-		return kc_err_set(err, -KC_EPROTO, "bad boolean in field %s", name);
-	*out = cJSON_IsTrue(v);
-	return 0;
+	return gateway_json_bool(o, name, out, -KC_EPROTO, err);
 }
 
 /* Decodes base64 field 'name' of o into s (reset first); absent = empty. */
