@@ -24,6 +24,14 @@ int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 int kc_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
 			  struct kc_err *err);
 
+/* mkdir -p: the missing parents 0755, the last 'mode'; an existing directory is fine. Returns 0
+ * or -errno. */
+int kc_mkdir_p(const char *path, mode_t mode);
+
+/* rm -rf that never crosses into another file system (a mount point below path is left, and
+ * the call then returns -EBUSY). A missing path is fine. Returns 0 or -errno. */
+int kc_remove_tree(const char *path);
+
 /* fsyncs the directory holding 'path' (makes a rename or create durable). Returns 0 or -errno. */
 int kc_fsync_parent_dir(const char *path, struct kc_err *err);
 

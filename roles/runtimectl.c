@@ -104,61 +104,6 @@ static char *container_dir(const struct common *c, const char *name)
 	return xasprintf("%s/pods/%s/containers/%s", c->data, c->pod, name);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-/* rm -rf that never crosses into another file system (a mount point is left alone). */
-static int remove_tree_at(int dfd, const char *name, dev_t dev, int depth)
-{
-	struct stat st;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
-	if (st.st_dev != dev || depth > 256)
-		return -EBUSY;
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	struct dirent *de;
-	int rc = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		int r = remove_tree_at(fd, de->d_name, dev, depth + 1);
-		if (r < 0)
-			rc = r;
-	}
-	closedir(d);
-	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && rc == 0)
-		rc = -errno;
-	return rc;
-}
-
-static int remove_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return remove_tree_at(AT_FDCWD, path, st.st_dev, 0);
-}
-
 static int load_spec(const char *dir, struct rt_spec *spec, struct kc_err *err)
 {
 	char path[4096];
@@ -431,7 +376,7 @@ static int cmd_run(const struct common *c, int argc, char **argv)
 	spec.limits.pids_limit = pids ? pids : -1;
 	spec.limits.restrict_devices = !priv;
 	spec.log_path = xasprintf("%s/logs/%s/%s/0.log", c->data, c->pod, name);
-	int mrc = mkdir_p(spec.dir, 0711);
+	int mrc = kc_mkdir_p(spec.dir, 0711);
 	if (mrc < 0) {
 		fprintf(stderr, "kc runtime run: mkdir %s: %s\n", spec.dir, strerror(-mrc));
 		goto out_spec;
@@ -721,7 +666,7 @@ static int do_rm(const struct common *c, const char *name, bool force)
 			char *slash = strrchr(ldir, '/');
 			if (slash) {
 				*slash = '\0';
-				remove_tree(ldir);
+				kc_remove_tree(ldir);
 				slash = strrchr(ldir, '/');
 				if (slash) {
 					*slash = '\0';
@@ -732,7 +677,7 @@ static int do_rm(const struct common *c, const char *name, bool force)
 		}
 		rt_spec_free(&spec);
 	}
-	int r = remove_tree(dir);
+	int r = kc_remove_tree(dir);
 	if (r < 0) {
 		fprintf(stderr, "kc runtime rm: remove %s: %s\n", dir, strerror(-r));
 		rc = 1;

@@ -77,61 +77,6 @@ static void want_requeue(struct kpod *kp, uint64_t ms)
 		kp->requeue_ms = ms;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-/* rm -rf that never crosses into another file system (mount points are left alone). */
-static int remove_tree_at(int dfd, const char *name, dev_t dev, int depth)
-{
-	struct stat st;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
-	if (st.st_dev != dev || depth > 256)
-		return -EBUSY;
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	struct dirent *de;
-	int rc = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		int r = remove_tree_at(fd, de->d_name, dev, depth + 1);
-		if (r < 0)
-			rc = r;
-	}
-	closedir(d);
-	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && rc == 0)
-		rc = -errno;
-	return rc;
-}
-
-static int remove_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return remove_tree_at(AT_FDCWD, path, st.st_dev, 0);
-}
-
 char *kl_ctr_dir(const struct kubelet *k, const char *uid, const char *name, int attempt)
 {
 	return xasprintf("%s/pods/%s/containers/%s-%d", k->data, uid, name, attempt);
@@ -254,7 +199,7 @@ struct afile {
  * rename, top-level names symlinked through ..data. */
 static int atomic_write(const char *dir, struct afile *f, size_t n, struct kc_err *err)
 {
-	if (mkdir_p(dir, 0755) < 0)
+	if (kc_mkdir_p(dir, 0755) < 0)
 		return kc_err_set(err, -errno, "mkdir %s: %s", dir, strerror(errno));
 	char ts[64];
 	struct timespec t;
@@ -274,7 +219,7 @@ static int atomic_write(const char *dir, struct afile *f, size_t n, struct kc_er
 		char *p = xasprintf("%s/%s", tsdir, f[i].path);
 		char *slash = strrchr(p, '/');
 		*slash = 0;
-		mkdir_p(p, 0755);
+		kc_mkdir_p(p, 0755);
 		*slash = '/';
 		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0 || write(fd, f[i].data.buf, f[i].data.len) != (ssize_t)f[i].data.len) {
@@ -342,12 +287,12 @@ static int atomic_write(const char *dir, struct afile *f, size_t n, struct kc_er
 		closedir(d);
 	if (old[0] && strcmp(old, ts) != 0) {
 		char *p = xasprintf("%s/%s", dir, old);
-		remove_tree(p);
+		kc_remove_tree(p);
 		free(p);
 	}
 out:
 	if (rc < 0) {
-		remove_tree(tsdir);
+		kc_remove_tree(tsdir);
 	}
 	free(tsdir);
 	return rc;
@@ -538,7 +483,7 @@ static int setup_volumes(struct kubelet *k, struct kpod *kp, struct objcache *c,
 		size_t nf = 0;
 		if ((src = kc_json_get(v, "emptyDir"))) {
 			char *d = vol_dir(k, kp, "kubernetes.io~empty-dir", name);
-			mkdir_p(d, 0777);
+			kc_mkdir_p(d, 0777);
 			chmod(d, 0777);
 			const char *medium = kc_json_get_str(src, "medium");
 			if (medium && !strcmp(medium, "Memory") && !is_mountpoint(d)) {
@@ -561,7 +506,7 @@ static int setup_volumes(struct kubelet *k, struct kpod *kp, struct objcache *c,
 			if (!p)
 				continue;
 			if (type && (!strcmp(type, "DirectoryOrCreate")))
-				mkdir_p(p, 0755);
+				kc_mkdir_p(p, 0755);
 			else if (type && !strcmp(type, "FileOrCreate") && stat(p, &st) < 0) {
 				int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 				if (fd >= 0)
@@ -633,12 +578,12 @@ static int setup_volumes(struct kubelet *k, struct kpod *kp, struct objcache *c,
 					char *d = vol_dir(k, kp, "kubernetes.io~pvc", name);
 					char *dd = strrchr(d, '/');
 					*dd = 0;
-					mkdir_p(d, 0755);
+					kc_mkdir_p(d, 0755);
 					*dd = '/';
 					unlink(d);
 					if (symlink(hp, d) < 0 && errno != EEXIST)
 						rc = kc_err_set(err, -errno, "pvc %s: %s", name, strerror(errno));
-					mkdir_p(hp, 0777);
+					kc_mkdir_p(hp, 0777);
 					free(d);
 				}
 				cJSON_Delete(pv);
@@ -980,7 +925,7 @@ static int start_container(struct kubelet *k, struct kpod *kp, struct kctr *c, c
 			char *full = xasprintf("%s/%s", src, sub);
 			struct stat st;
 			if (stat(full, &st) < 0)
-				mkdir_p(full, 0755);
+				kc_mkdir_p(full, 0755);
 			free(src);
 			src = full;
 		}
@@ -1046,7 +991,7 @@ static int start_container(struct kubelet *k, struct kpod *kp, struct kctr *c, c
 	s.log_path = xasprintf("%s/logs/%s/%s/%d.log", k->data, kp->uid, c->name, c->attempt);
 	s.log_max_size = 10 << 20;
 	s.log_max_files = 5;
-	if ((rc = mkdir_p(s.dir, 0711)) < 0) {
+	if ((rc = kc_mkdir_p(s.dir, 0711)) < 0) {
 		set_waiting(c, "CreateContainerError", strerror(-rc));
 		goto out;
 	}
@@ -1340,7 +1285,7 @@ static void remove_attempt(struct kubelet *k, const char *uid, const char *name,
 		free(buf);
 	}
 	free(cfgp);
-	remove_tree(dir);
+	kc_remove_tree(dir);
 	free(dir);
 	char *tl = xasprintf("%s/pods/%s/containers/%s-%d.termination-log", k->data, uid, name, attempt);
 	unlink(tl);
@@ -1720,10 +1665,10 @@ static void cleanup_pod(struct kubelet *k, const char *uid)
 		closedir(d);
 	free(ed);
 	char *pd = xasprintf("%s/pods/%s", k->data, uid);
-	remove_tree(pd);
+	kc_remove_tree(pd);
 	free(pd);
 	char *ld = xasprintf("%s/logs/%s", k->data, uid);
-	remove_tree(ld);
+	kc_remove_tree(ld);
 	free(ld);
 }
 
@@ -1783,7 +1728,7 @@ void kl_pod_sync(struct kubelet *k, struct kpod *kp)
 	/* sandbox */
 	bool host_net = kc_json_get_bool(kp->pod, "spec.hostNetwork", false);
 	char *pd = xasprintf("%s/pods/%s", k->data, kp->uid);
-	mkdir_p(pd, 0750);
+	kc_mkdir_p(pd, 0750);
 	free(pd);
 	if (!kp->net_ready) {
 		if (host_net) {

@@ -294,8 +294,23 @@ static void test_fs_replace(void **state)
 	snprintf(missing, sizeof missing, "%s/no/f", dir);
 	assert_true(kc_write_file_replace(missing, "x", 1, 0600, &err) < 0);
 	assert_non_null(strstr(err.msg, missing));
+	/* mkdir -p, then rm -rf of what it made (files at several depths) */
+	char deep[128];
+	snprintf(deep, sizeof deep, "%s/a/b/c", dir);
+	assert_int_equal(kc_mkdir_p(deep, 0700), 0);
+	assert_int_equal(kc_mkdir_p(deep, 0700), 0); /* exists: fine */
+	assert_int_equal(stat(deep, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	char f2[160];
+	snprintf(f2, sizeof f2, "%s/g", deep);
+	assert_int_equal(kc_write_file_replace(f2, "x", 1, 0600, &err), 0);
+	char top[96];
+	snprintf(top, sizeof top, "%s/a", dir);
+	assert_int_equal(kc_remove_tree(top), 0);
+	assert_int_equal(stat(top, &st), -1);
+	assert_int_equal(kc_remove_tree(top), 0); /* missing: fine */
 	unlink(path);
-	rmdir(dir);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 int main(void)
