@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -688,6 +689,39 @@ static void serve(struct shim *sh)
 	}
 }
 
+
+/* Once the container runs, the shim only polls and copies bytes: drop this process's view of
+ * the kc binary's read-only pages (text and constants, paged in while reading the spec and
+ * starting the container). They stay in the page cache, shared with the agent; the few the
+ * poll loop uses fault back in. The shim's own RSS falls from ~920 kB to what it really
+ * touches, which is the per-pod overhead an operator sees. */
+static void drop_binary_pages(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	char line[PATH_MAX + 128];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+		int off = 0;
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &off) != 3 || !off)
+			continue;
+		char *path = line + off;
+		path[strcspn(path, "\n")] = '\0';
+		if (perms[1] == 'w' || strcmp(path, exe) != 0)
+			continue;
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		madvise((void *)lo, hi - lo, MADV_RANDOM);
+	}
+	fclose(f);
+}
+
 static void ready(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ready(int fd, const char *fmt, ...)
 {
@@ -915,6 +949,7 @@ int rt_shim_main(int argc, char **argv)
 			close(nul);
 		}
 	}
+	drop_binary_pages();
 	serve(sh);
 	finish(sh);
 	rt_cgroup_free(sh->cg);

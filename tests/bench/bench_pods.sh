@@ -98,6 +98,12 @@ echo "== $SEQ pods one after the other (create -> Running through the watch)"
 rss0=$(rss_kb "$KPID")
 py seq "$SEQ" "$IMG" || { tail -n 20 "$W/kc.log"; exit 1; }
 echo "   (targets: p50 100 ms, p99 300 ms; Kubernetes SLO p99 5 s)"
+# the sequence's pods are gone from the API, but the node may still be tearing them down
+# (veths, mounts, cgroups): the burst is measured on a settled node
+nshims() { n=0; for p in /proc/[0-9]*; do tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "^kc shim --dir $1/" && n=$((n + 1)); done; echo $n; }
+t=0
+while [ "$(nshims "$D")" -gt 0 ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+echo "   (node settled $((t / 10)).$((t % 10)) s after the sequence's pods were deleted)"
 echo "== $BURST pods at once"
 # hold: run podstart.py with its pods kept PODSTART_HOLD seconds after its RESULT line, and
 # sample the RSS figures ($2 = process, $3 = data dir) into $W/rss meanwhile
