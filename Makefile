@@ -59,7 +59,7 @@ CLIENT_SRCS := roles/client/kubeconfig.c roles/client/rest.c roles/client/kprint
 
 RUNTIME_SRCS := runtime/tar.c runtime/tar_input.c runtime/image_ref.c runtime/image_store.c \
 	runtime/image_unpack.c runtime/image_import.c runtime/image_pull.c \
-	runtime/cgroup.c runtime/cgroup_v1.c runtime/cgroup_v2.c runtime/seccomp.c \
+	runtime/cgroup.c runtime/cgroup_v1.c runtime/cgroup_v2.c runtime/devfilter.c runtime/seccomp.c \
 	runtime/container.c runtime/container_spec.c runtime/shim.c \
 	runtime/netns.c runtime/podnet.c
 

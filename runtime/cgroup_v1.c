@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/devfilter.h"
+
 /* Calls fn(hierarchy dir) for every v1 hierarchy, then for <root>/unified in hybrid mode. */
 static int each_hierarchy(struct rt_cgroup *cg,
 			  int (*fn)(struct rt_cgroup *cg, const char *base, const char *name,
@@ -170,12 +172,6 @@ static int set_memory(const char *dir, long long limit, struct kc_err *err)
 	return write_i64(dir, "memory.memsw.limit_in_bytes", limit, err);
 }
 
-/* runc's default allow list: mknod of anything, and use of the nodes a container gets. */
-static const char *const default_devices[] = {
-	"c *:* m",     "b *:* m",     "c 1:3 rwm",  "c 1:5 rwm",   "c 1:7 rwm",   "c 1:8 rwm",
-	"c 1:9 rwm",   "c 5:0 rwm",   "c 5:1 rwm",  "c 5:2 rwm",   "c 136:* rwm", "c 10:200 rwm",
-};
-
 static int v1_set_limits(struct rt_cgroup *cg, const struct rt_cgroup_limits *lim,
 			 struct kc_err *err)
 {
@@ -224,8 +220,10 @@ static int v1_set_limits(struct rt_cgroup *cg, const struct rt_cgroup_limits *li
 		rc = cg_write(dir, "devices.deny", "a", err);
 		if (rc < 0)
 			return rc;
-		for (size_t i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++) {
-			rc = cg_write(dir, "devices.allow", default_devices[i], err);
+		for (size_t i = 0; i < rt_dev_ndefaults; i++) {
+			char rule[32];
+			rt_devrule_format(&rt_dev_defaults[i], rule, sizeof(rule));
+			rc = cg_write(dir, "devices.allow", rule, err);
 			if (rc < 0)
 				return rc;
 		}
