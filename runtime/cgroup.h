@@ -43,7 +43,7 @@ struct rt_cgroup_limits {
 	uint64_t cpu_period_us; /* 0: 100000 */
 	int64_t memory_limit;   /* bytes; <= 0: unlimited. Swap is limited to nothing beyond it. */
 	int64_t pids_limit;     /* <= 0: unlimited */
-	bool restrict_devices;  /* v1 devices: deny all but the container's default nodes */
+	bool restrict_devices;  /* deny all devices but rt_dev_defaults (v1 devices, v2 eBPF) */
 };
 
 struct rt_cgroup_stats {

@@ -2,14 +2,20 @@
  * cgroup.subtree_control of every ancestor of a node, one controller per write so that one the
  * kernel refuses (cpu while realtime tasks exist: EINVAL) does not block the others; a node's own
  * subtree_control is never touched, which keeps leaves eligible for processes ("no internal
- * processes"). Reentrant; no state besides the handle. */
+ * processes"). Devices are filtered by an eBPF program on the node (devfilter.h). Reentrant; no
+ * state besides the handle and a warn-once flag. */
 #include "runtime/cgroup_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "lib/log.h"
+#include "runtime/devfilter.h"
 
 static const char *const wanted[] = { "cpuset", "cpu", "io", "memory", "pids", "hugetlb" };
 
@@ -78,6 +84,32 @@ static int v2_create(struct rt_cgroup *cg, struct kc_err *err)
 	return rc;
 }
 
+/* The allow list is always the defaults, so a program already attached to the node is ours and
+ * the same: attaching only when there is none keeps set_limits idempotent. A kernel without
+ * bpf(2), or no permission for it (rootless), leaves containers unrestricted as runc does, with
+ * one warning per process; any other failure fails. */
+static int restrict_devices(const char *dir, struct kc_err *err)
+{
+	static atomic_flag warned = ATOMIC_FLAG_INIT;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kc_err_set(err, -errno, "open %s: %s", dir, strerror(errno));
+	struct kc_err e = { 0 };
+	int rc = rt_devfilter_count(fd, &e);
+	if (rc == 0)
+		rc = rt_devfilter_attach(fd, rt_dev_defaults, rt_dev_ndefaults, &e);
+	close(fd);
+	if (rc == -EPERM || rc == -ENOSYS) {
+		if (!atomic_flag_test_and_set(&warned))
+			log_warn("no device restriction for containers on cgroup v2 dir=%s err=%s",
+				 dir, e.msg);
+		return 0;
+	}
+	if (rc < 0)
+		return kc_err_set(err, rc, "restrict devices of %s: %s", dir, e.msg);
+	return 0;
+}
+
 static int v2_set_limits(struct rt_cgroup *cg, const struct rt_cgroup_limits *lim,
 			 struct kc_err *err)
 {
@@ -140,6 +172,8 @@ static int v2_set_limits(struct rt_cgroup *cg, const struct rt_cgroup_limits *li
 				  "pids limit requested but the pids controller is not enabled in %s",
 				  dir);
 	}
+	if (lim->restrict_devices)
+		return restrict_devices(dir, err);
 	return 0;
 }
 

@@ -153,6 +153,40 @@ echo "$st" | grep -q '"exitCode":137' && [ $ms -ge 900 ] && pass "kill with grac
 out=$(RUN --rm --tty -- sh -c 'test -t 0 && test -t 1 && stty size' 2>&1)
 echo "$out" | grep -Eq '^[0-9]+ [0-9]+' && pass "tty" || fail "tty" "$out"
 
+# Devices: v1 writes devices.allow; cgroup2 has no devices controller, so an eBPF program goes on
+# the container's cgroup. On hybrid machines --cgroup-root <the cgroup2 mount> puts a container on
+# cgroup2 (it then gets a cgroup namespace: "0::/"). The container makes nodes in its own /dev:
+# 1:5 (zero) is allowed, 10:237 (loop-control) is not.
+devices() { # NAME ROOT_FLAGS...
+	name=$1
+	shift
+	out=$(RUN --rm "$@" -- sh -c 'head -c1 /dev/zero | wc -c; mknod /dev/z2 c 1 5 &&
+		head -c1 /dev/z2 | wc -c; mknod /dev/lc c 10 237 && head -c0 /dev/lc; echo "rc=$?";
+		grep -c "^0::/$" /proc/self/cgroup' 2>&1)
+	echo "$out" | head -n 4 | tr '\n' ' ' |
+		grep -qx "1 1 head: /dev/lc: Operation not permitted rc=1 " &&
+		pass "$name: allowed devices open, others fail with EPERM" ||
+		fail "$name: allowed devices open, others fail with EPERM" "$out"
+	DEV_NS=$(echo "$out" | tail -n 1)
+}
+V2=
+for r in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+	[ "$(stat -f -c %T "$r" 2>/dev/null)" = cgroup2fs ] && V2=$r && break
+done
+if ! head -c0 /dev/loop-control 2>/dev/null; then
+	echo "skip devices: the host cannot open /dev/loop-control"
+elif [ -z "$V2" ]; then
+	devices "devices (cgroup v1)"
+else
+	[ "$V2" = /sys/fs/cgroup/unified ] && devices "devices (cgroup v1)"
+	devices "devices (cgroup v2)" --cgroup-root "$V2"
+	[ "$DEV_NS" = 1 ] && pass "devices (cgroup v2): the container's cgroup is on cgroup2" ||
+		fail "devices (cgroup v2): the container's cgroup is on cgroup2" "$DEV_NS"
+	left=$(find "$V2" -path "*/$TOP/*" -name "*-0" -type d 2>/dev/null)
+	[ -z "$left" ] && pass "devices (cgroup v2): container cgroup removed" ||
+		fail "devices (cgroup v2): container cgroup removed" "$left"
+fi
+
 for n in web survivor stubborn; do R rm -f $n; done
 leftover=$(ls -d "$DATA"/pods/*/containers/* 2>/dev/null)
 [ -z "$leftover" ] && pass "rm removes container dirs" || fail "rm removes container dirs" "$leftover"

@@ -9,16 +9,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/devfilter.h"
 
 static void put(const char *dir, const char *file, const char *text)
 {
@@ -300,6 +303,14 @@ static bool is_cgroup2(const char *p)
 	return statfs(p, &s) == 0 && (unsigned long)s.f_type == 0x63677270;
 }
 
+/* The machine's cgroup2 tree: unified, or /unified on hybrid machines; NULL without one. */
+static const char *cgroup2_root(void)
+{
+	if (is_cgroup2("/sys/fs/cgroup"))
+		return "/sys/fs/cgroup";
+	return is_cgroup2("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : NULL;
+}
+
 static pid_t sleeper(void)
 {
 	pid_t pid = fork();
@@ -310,12 +321,11 @@ static pid_t sleeper(void)
 	return pid;
 }
 
-/* cgroup2 for real: the machine's v2 tree (unified, or /unified on hybrid machines). */
+/* cgroup2 for real: the machine's v2 tree (unified, or /unified on hybrid machines), with the
+ * device filter. */
 static void test_v2_real(void **state)
 {
-	const char *root = is_cgroup2("/sys/fs/cgroup")		? "/sys/fs/cgroup"
-			   : is_cgroup2("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified"
-								    : NULL;
+	const char *root = cgroup2_root();
 	if (geteuid() != 0 || !root) {
 		printf("skip: needs root and a cgroup2 mount\n");
 		return;
@@ -325,7 +335,16 @@ static void test_v2_real(void **state)
 	snprintf(top, sizeof(top), "%s/kc-test-%d", root, (int)getpid());
 	struct rt_cgroup *cg = rt_cgroup_new(root, RT_CGROUP_UNIFIED, path);
 	struct kc_err err = { 0 };
-	assert_int_equal(rt_cgroup_create(cg, NULL, &err), 0);
+	/* devices: one eBPF program on the node, however often the limits are applied */
+	struct rt_cgroup_limits lim = { .restrict_devices = true };
+	assert_int_equal(rt_cgroup_create(cg, &lim, &err), 0);
+	assert_int_equal(rt_cgroup_create(cg, &lim, &err), 0);
+	char node[4096];
+	snprintf(node, sizeof(node), "%s/%s", root, path);
+	int fd = open(node, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(rt_devfilter_count(fd, &err), 1);
+	close(fd);
 	pid_t pid = sleeper();
 	assert_int_equal(rt_cgroup_join(cg, pid, &err), 0);
 	assert_true(rt_cgroup_populated(cg));
@@ -341,6 +360,51 @@ static void test_v2_real(void **state)
 	assert_int_equal(rt_cgroup_destroy(t, &err), 0);
 	rt_cgroup_free(t);
 	assert_int_equal(access(top, F_OK), -1);
+}
+
+/* Without permission for bpf(2) (rootless, as runc meets it) the container starts unrestricted:
+ * the create succeeds (after one warning) and no program is attached. */
+static void test_v2_devices_no_permission(void **state)
+{
+	const char *root = cgroup2_root();
+	if (geteuid() != 0 || !root) {
+		printf("skip: needs root and a cgroup2 mount\n");
+		return;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "kc-test-%d-nobpf/c-0", (int)getpid());
+	struct rt_cgroup *cg = rt_cgroup_new(root, RT_CGROUP_UNIFIED, path);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* drop what bpf(2) checks from the effective set: SYS_ADMIN, NET_ADMIN, BPF, PERFMON */
+		struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_data_struct d[2];
+		if (syscall(SYS_capget, &hdr, d) < 0)
+			_exit(1);
+		d[0].effective &= ~((1u << CAP_SYS_ADMIN) | (1u << CAP_NET_ADMIN));
+		d[1].effective &= ~((1u << (CAP_BPF - 32)) | (1u << (CAP_PERFMON - 32)));
+		if (syscall(SYS_capset, &hdr, d) < 0)
+			_exit(2);
+		struct rt_cgroup_limits lim = { .restrict_devices = true };
+		struct kc_err e = { 0 };
+		_exit(rt_cgroup_create(cg, &lim, &e) == 0 ? 0 : 3);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	char node[4096];
+	snprintf(node, sizeof(node), "%s/%s", root, path);
+	int fd = open(node, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	struct kc_err err = { 0 };
+	assert_int_equal(rt_devfilter_count(fd, &err), 0);
+	close(fd);
+	rt_cgroup_free(cg);
+	path[strlen(path) - 4] = '\0'; /* the top: kc-test-<pid>-nobpf */
+	cg = rt_cgroup_new(root, RT_CGROUP_UNIFIED, path);
+	assert_int_equal(rt_cgroup_destroy(cg, &err), 0);
+	rt_cgroup_free(cg);
 }
 
 /* cgroup v1 for real (legacy or hybrid machines): limits land in v1 files. */
@@ -396,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_conversions), cmocka_unit_test(test_qos),
 		cmocka_unit_test(test_bad_paths),   cmocka_unit_test(test_v2_fake),
 		cmocka_unit_test(test_v1_fake),	    cmocka_unit_test(test_v2_real),
+		cmocka_unit_test(test_v2_devices_no_permission),
 		cmocka_unit_test(test_v1_real),     cmocka_unit_test(test_host_usage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
