@@ -355,21 +355,27 @@ static void enforce(const char *root, const char *name, const struct rt_devrule 
 	int cg = open(dir, O_RDONLY | O_DIRECTORY);
 	assert_true(cg >= 0);
 	struct kc_err err = { 0 };
-	assert_int_equal(rt_devfilter_count(cg, &err), 0);
-	if (rt_devfilter_attach(cg, rules, n, &err) < 0)
-		fail_msg("attach: %s", err.msg);
-	assert_int_equal(rt_devfilter_count(cg, &err), 1);
+	int before = rt_devfilter_count(cg, &err);
+	int rc = rt_devfilter_attach(cg, rules, n, &err);
+	int after = rt_devfilter_count(cg, NULL);
 	close(cg);
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(probe(dir, defaults, tmp));
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	int status = -1;
+	if (rc == 0) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(probe(dir, defaults, tmp));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	}
+	/* clean up first: a failed check must not leave the cgroup behind */
+	assert_int_equal(rmdir(tmp), 0);
+	assert_int_equal(rmdir(dir), 0);
+	if (rc < 0)
+		fail_msg("attach: %s", err.msg);
+	assert_int_equal(before, 0);
+	assert_int_equal(after, 1);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) != 0)
 		fail_msg("%s: failed checks %#x", name, WEXITSTATUS(status));
-	assert_int_equal(rmdir(tmp), 0);
-	assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_kernel_enforces(void **state)
