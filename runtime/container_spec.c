@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "lib/alloc.h"
 #include "lib/json.h"
@@ -540,6 +541,9 @@ uint64_t rt_caps_default(void)
 	return m;
 }
 
+/* Every capability this process may pass on: those of the kernel (cap_last_cap) that are in
+ * its own bounding set. A privileged container gets these, as containerd gives the ones it
+ * has; asking capset for more fails with EPERM (kc run under a runtime that dropped some). */
 uint64_t rt_caps_all(void)
 {
 	int last = N_CAPS - 1;
@@ -550,7 +554,11 @@ uint64_t rt_caps_all(void)
 			last = v;
 		fclose(f);
 	}
-	return last == 63 ? ~0ULL : (1ULL << (last + 1)) - 1;
+	uint64_t m = 0;
+	for (int c = 0; c <= last; c++)
+		if (prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) == 1)
+			m |= 1ULL << c;
+	return m;
 }
 
 int rt_caps_compute(bool privileged, char *const *add, char *const *drop, uint64_t *out,

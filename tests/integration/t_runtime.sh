@@ -187,6 +187,15 @@ else
 		fail "devices (cgroup v2): container cgroup removed" "$left"
 fi
 
+# Privileged: every capability kc itself may pass on (its bounding set, which a supervisor may
+# have narrowed), and no device restriction.
+out=$(RUN --rm --privileged -- sh -c 'grep ^CapEff /proc/self/status; mknod /dev/lc c 10 237 &&
+	head -c0 /dev/lc && echo opened' 2>&1)
+want=$(awk '/^CapBnd/ { print $2 }' /proc/self/status)
+echo "$out" | grep -q "^CapEff:.*$want" && echo "$out" | grep -qx opened &&
+	pass "privileged: kc's whole bounding set, devices unrestricted" ||
+	fail "privileged: kc's whole bounding set, devices unrestricted" "$out (CapBnd $want)"
+
 for n in web survivor stubborn; do R rm -f $n; done
 leftover=$(ls -d "$DATA"/pods/*/containers/* 2>/dev/null)
 [ -z "$leftover" ] && pass "rm removes container dirs" || fail "rm removes container dirs" "$leftover"

@@ -90,6 +90,16 @@ static void test_caps(void **state)
 	assert_int_equal(caps, rt_caps_all() & ~(1ULL << CAP_SYS_ADMIN));
 	assert_int_equal(rt_caps_compute(true, NULL, NULL, &caps, &err), 0);
 	assert_int_equal(caps, rt_caps_all());
+	/* all = what this process may pass on: its bounding set, never more */
+	unsigned long long bnd = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "CapBnd: %llx", &bnd);
+	fclose(f);
+	assert_int_equal(rt_caps_all() & ~(uint64_t)bnd, 0);
+	assert_true((rt_caps_all() & (1ULL << CAP_CHOWN)) == ((uint64_t)bnd & (1ULL << CAP_CHOWN)));
 	assert_int_equal(rt_caps_compute(false, (char *[]){ "BOGUS", NULL }, NULL, &caps, &err),
 			 -KC_EINVAL);
 	assert_int_equal(rt_cap_from_name("cap_sys_admin"), CAP_SYS_ADMIN);
