@@ -96,11 +96,13 @@ endif
 DEPS_DIR := $(BUILD)/deps
 DSRC     := $(DEPS_DIR)/src
 
-# Both toolchains must agree on these: they change mbedTLS struct layouts.
+# Both toolchains must agree on these: they change mbedTLS struct layouts. HAVE_FDATASYNC: SQLite
+# otherwise syncs with fsync(), which also flushes the mtime (a journal commit on ext4 at every
+# Raft append); the WAL is overwritten in place, so fdatasync() is what durability needs.
 DEP_DEFS := -DMBEDTLS_THREADING_C -DMBEDTLS_THREADING_PTHREAD -DCJSON_NESTING_LIMIT=512 \
 	-DSQLITE_THREADSAFE=2 -DSQLITE_DQS=0 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_OMIT_LOAD_EXTENSION \
 	-DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE -DSQLITE_LIKE_DOESNT_MATCH_BLOBS \
-	-DSQLITE_USE_ALLOCA -DSQLITE_DEFAULT_FOREIGN_KEYS=0 -DHAVE_USLEEP=1 \
+	-DSQLITE_USE_ALLOCA -DSQLITE_DEFAULT_FOREIGN_KEYS=0 -DHAVE_USLEEP=1 -DHAVE_FDATASYNC=1 \
 	-DYAML_VERSION_STRING='"0.2.5"' -DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 \
 	-DYAML_VERSION_PATCH=5 -DYAML_DECLARE_STATIC -DMBEDTLS_GCM_ALT
 DEP_INCS := -Inet/mbedtls_alt -I$(DSRC)/mbedtls/include -I$(DSRC)/cjson -I$(DSRC)/libyaml/include -I$(BUILD)/sqlite \
@@ -191,27 +193,33 @@ $(MUSL_INC)/.stamp:
 	$(Q)ln -sfn /usr/include/x86_64-linux-gnu/asm $(MUSL_INC)/asm
 	$(Q)touch $@
 
+# The dependencies' defines, rewritten only when they change: archives built with others rebuild.
+DEP_DEFS_STAMP := $(BUILD)/gen/dep_defs
+$(DEP_DEFS_STAMP): .FORCE
+	$(Q)mkdir -p $(dir $@)
+	$(Q)echo '$(subst ','"'"',$(DEP_DEFS))' >$@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
 # dep_lib(dir, cc, cflags): archives for one toolchain
 define dep_lib
-$(1)/libmbedtls.a: $(DEPS_STAMP) $(MBEDTLS_ALT_SRCS) $(MBEDTLS_ALT_HDRS)
+$(1)/libmbedtls.a: $(DEPS_STAMP) $(DEP_DEFS_STAMP) $(MBEDTLS_ALT_SRCS) $(MBEDTLS_ALT_HDRS)
 	@echo "  AR      $$@"
 	$(Q)rm -rf $(1)/mbedtls-obj && mkdir -p $(1)/mbedtls-obj
 	$(Q)cd $(1)/mbedtls-obj && for f in $$(abspath $$(MBEDTLS_SRCS) $$(MBEDTLS_ALT_SRCS)); do \
 		$(2) $(3) -w -I$(abspath net/mbedtls_alt) -I$(abspath $(DSRC))/mbedtls/include \
 		$(DEP_DEFS) -c $$$$f || exit 1; done
 	$(Q)ar rcs $$@ $(1)/mbedtls-obj/*.o
-$(1)/libyaml.a: $(DEPS_STAMP)
+$(1)/libyaml.a: $(DEPS_STAMP) $(DEP_DEFS_STAMP)
 	@echo "  AR      $$@"
 	$(Q)rm -rf $(1)/yaml-obj && mkdir -p $(1)/yaml-obj
 	$(Q)cd $(1)/yaml-obj && for f in $$(abspath $$(YAML_SRCS)); do \
 		$(2) $(3) -w -I$(abspath $(DSRC))/libyaml/include $(DEP_DEFS) -c $$$$f || exit 1; done
 	$(Q)ar rcs $$@ $(1)/yaml-obj/*.o
-$(1)/libcjson.a: $(DEPS_STAMP)
+$(1)/libcjson.a: $(DEPS_STAMP) $(DEP_DEFS_STAMP)
 	@echo "  AR      $$@"
 	$(Q)mkdir -p $(1)
 	$(Q)$(2) $(3) -w $(DEP_DEFS) -c $$(CJSON_SRCS) -o $(1)/cJSON.o
 	$(Q)ar rcs $$@ $(1)/cJSON.o
-$(1)/libsqlite3.a: $(SQLITE_SRC)
+$(1)/libsqlite3.a: $(SQLITE_SRC) $(DEP_DEFS_STAMP)
 	@echo "  AR      $$@"
 	$(Q)mkdir -p $(1)
 	$(Q)$(2) $(3) -w $(DEP_DEFS) -c $(SQLITE_SRC) -o $(1)/sqlite3.o

@@ -1387,12 +1387,13 @@ static void serve_reads(struct store *s)
 	}
 }
 
-/* Applies rd's committed entries: the NORMAL ones in ONE mvcc_apply_batch (mvcc's applied index
- * is then the last NORMAL entry's; the NOOP and CONF entries after it are replayed after a
- * restart, harmlessly), CONF ones into the member directory. */
-static int apply_committed(struct store *s, struct raft_ready *rd)
+/* Applies committed[0..n), entries durable in the local log, and answers their proposals: the
+ * NORMAL ones in ONE mvcc_apply_batch (mvcc's applied index is then the last NORMAL entry's; the
+ * NOOP and CONF entries after it are replayed after a restart, harmlessly), CONF ones into the
+ * member directory. */
+static int apply_committed(struct store *s, const struct raft_entry *committed, size_t n)
 {
-	size_t n = rd->n_committed, nn = 0;
+	size_t nn = 0;
 	if (n == 0)
 		return 0;
 	struct mvcc_entry *ents = xcalloc(n, sizeof *ents);
@@ -1401,7 +1402,7 @@ static int apply_committed(struct store *s, struct raft_ready *rd)
 	struct kc_err err = {0};
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct raft_entry *e = &rd->committed[i];
+		const struct raft_entry *e = &committed[i];
 		slot[i] = SIZE_MAX;
 		if (e->type == RAFT_ENTRY_NORMAL) {
 			slot[i] = nn;
@@ -1417,7 +1418,7 @@ static int apply_committed(struct store *s, struct raft_ready *rd)
 			goto out;
 		watch_hub_publish(s->hub, &s->events, mvcc_revision(s->mvcc));
 	}
-	uint64_t first = rd->committed[0].index, last = rd->committed[n - 1].index;
+	uint64_t first = committed[0].index, last = committed[n - 1].index;
 	s->applied = last;
 	for (size_t i = 0; i < nn; i++)
 		if (res[i].type == MVCC_CMD_COMPACT && res[i].err.code == 0)
@@ -1433,7 +1434,7 @@ static int apply_committed(struct store *s, struct raft_ready *rd)
 			continue;
 		}
 		size_t i = (size_t)(r->index - first);
-		const struct raft_entry *e = &rd->committed[i];
+		const struct raft_entry *e = &committed[i];
 		if (e->term != r->term) {
 			/* Lost in a leader change: known not applied, so propose it again. */
 			kc_list_del(&r->link);
@@ -1469,10 +1470,10 @@ static int apply_committed(struct store *s, struct raft_ready *rd)
 		for (size_t i = 0; i < n; i++) {
 			if (slot[i] == SIZE_MAX)
 				continue;
-			struct recent *rc_ent = &s->recent[rd->committed[i].index % RECENT_RESULTS];
+			struct recent *rc_ent = &s->recent[committed[i].index % RECENT_RESULTS];
 			mvcc_result_free(&rc_ent->res);
-			rc_ent->index = rd->committed[i].index;
-			rc_ent->term = rd->committed[i].term;
+			rc_ent->index = committed[i].index;
+			rc_ent->term = committed[i].term;
 			rc_ent->res = res[slot[i]];
 			memset(&res[slot[i]], 0, sizeof res[0]);
 		}
@@ -1578,6 +1579,21 @@ static void process_ready(struct store *s)
 		}
 		for (size_t i = 0; i < rd.n_entries; i++)
 			note_conf_appended(s, &rd.entries[i]);
+		/* Committed entries that earlier Readys made durable here are applied, and their
+		 * clients answered, before this Ready's fsync: a leader's batch k would otherwise
+		 * wait for the fsync of batch k+1, which is written in the same Ready as k's
+		 * commit. Entries of this Ready (a follower told of their commit in the same
+		 * message) and anything after a snapshot wait for the persist. */
+		size_t early = 0;
+		if (!rd.snapshot) {
+			uint64_t durable = rd.n_entries ? rd.entries[0].index - 1 : UINT64_MAX;
+			while (early < rd.n_committed && rd.committed[early].index <= durable)
+				early++;
+		}
+		if (apply_committed(s, rd.committed, early) < 0) {
+			raft_ready_free(&rd);
+			return;
+		}
 		/* A Ready that only moves the commit index is not written: raft recovers the
 		 * commit index from the applied one after a restart, and it saves an fsync. */
 		if ((rd.snapshot || rd.n_entries || rd.must_sync) &&
@@ -1589,7 +1605,7 @@ static void process_ready(struct store *s)
 		send_msgs(s, rd.msgs_after_persist, rd.n_msgs_after_persist);
 		if (rd.n_entries && s->role != RAFT_LEADER)
 			drop_overwritten(s, rd.entries, rd.n_entries);
-		if (apply_committed(s, &rd) < 0) {
+		if (apply_committed(s, rd.committed + early, rd.n_committed - early) < 0) {
 			raft_ready_free(&rd);
 			return;
 		}
