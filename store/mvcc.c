@@ -458,7 +458,7 @@ static int set_pragmas(struct mvcc *m, const struct mvcc_options *o, bool fresh,
 	snprintf(sql, sizeof sql,
 		 "PRAGMA synchronous = %s; PRAGMA cache_size = -%d; PRAGMA foreign_keys = OFF;"
 		 "PRAGMA wal_autocheckpoint = %d; PRAGMA journal_size_limit = %d;",
-		 sync_names[s], o->cache_kib > 0 ? o->cache_kib : 32768, autockpt, 64 << 20);
+		 sync_names[s], o->cache_kib > 0 ? o->cache_kib : 8192, autockpt, 64 << 20);
 	if ((rc = conn_exec(&m->w, sql, err)) < 0 || !o->quota_bytes)
 		return rc;
 	int64_t psize = 0;

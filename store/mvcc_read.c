@@ -718,7 +718,7 @@ int reader_open_path(const char *path, struct mvcc_reader **out, struct kc_err *
 	r->path = xstrdup(path);
 	int rc = conn_open(&r->c, r->path, SQLITE_OPEN_READONLY, err);
 	if (rc == 0)
-		rc = conn_exec(&r->c, "PRAGMA query_only = ON; PRAGMA cache_size = -8192;", err);
+		rc = conn_exec(&r->c, "PRAGMA query_only = ON; PRAGMA cache_size = -2048;", err);
 	if (rc < 0) {
 		mvcc_reader_close(r);
 		return rc;

@@ -13,7 +13,14 @@
  * with anything but a PodList, is an error too (issue 4: mangled request paths).
  *
  *   apiload --kubeconfig F [--pods 10000] [--churn 20] [--creates 10] [--duration 20]
- *           [--getters 4] [--namespace bench] [--fill-clients 32] [--skip-fill]
+ *           [--getters 4] [--get-rate 0] [--list-every 0] [--namespace bench]
+ *           [--fill-clients 32] [--skip-fill]
+ *
+ * By default the getters and the lister are closed loops: each sends its next request as soon
+ * as the last one is answered, which saturates the server's CPUs (a stress figure: latencies
+ * are then mostly queueing). --get-rate R sends R gets/s on a schedule instead (open loop,
+ * whatever the answers do), and --list-every MS starts a list every MS ms (or at once after a
+ * slower one): the latency of each call under the issue's load rather than under saturation.
  *
  * Several getters (connections) land on every API loop thread of the server, so a get that
  * shares its loop with a list is measured too.
@@ -87,6 +94,8 @@ struct bench {
 	char auth[8200];
 	const char *ns;
 	unsigned pods, churn, creates, duration_s, fill_clients, getters;
+	unsigned get_rate, list_every_ms; /* 0: closed loops */
+	struct loop_timer get_t;
 	bool measuring, stopping;
 	bool phase_done; /* loop_stop is final: phases run loop_run_once until this is set */
 	/* fill */
@@ -231,7 +240,20 @@ static void get_done(struct http_client_req *req, int rc, struct http_client_res
 			b->phase_done = true;
 		return;
 	}
-	issue_get(b);
+	if (!b->get_rate)
+		issue_get(b);
+}
+
+/* --get-rate: one get per tick; ticks of 1 ms carry several at rates over 1000/s */
+static void get_tick(struct loop *l, struct loop_timer *t)
+{
+	struct bench *b = t->data;
+	if (b->stopping)
+		return;
+	unsigned per = b->get_rate > 1000 ? b->get_rate / 1000 : 1;
+	for (unsigned i = 0; i < per; i++)
+		issue_get(b);
+	loop_timer_start(l, t, b->get_rate >= 1000 ? 1 : 1000 / b->get_rate);
 }
 
 static void issue_get(struct bench *b)
@@ -254,6 +276,7 @@ struct lister {
 	struct http_client *c;
 	bool done;
 	uint64_t t0;
+	struct loop_timer next_t; /* --list-every */
 };
 
 static void list_submit(struct lister *ls);
@@ -278,7 +301,21 @@ static void list_done(struct http_client_req *req, int rc, struct http_client_re
 	} else {
 		lat_add(&b->list, t - ls->t0);
 	}
-	if (atomic_load(&b->list_stop))
+	if (atomic_load(&b->list_stop)) {
+		ls->done = true;
+	} else if (b->list_every_ms) {
+		uint64_t due = ls->t0 + (uint64_t)b->list_every_ms * 1000000u;
+		loop_timer_start(ls->l, &ls->next_t, due > t ? (due - t) / 1000000u : 0);
+	} else {
+		list_submit(ls);
+	}
+}
+
+static void list_next_tick(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	struct lister *ls = t->data;
+	if (atomic_load(&ls->b->list_stop))
 		ls->done = true;
 	else
 		list_submit(ls);
@@ -310,10 +347,12 @@ static void *list_main(void *arg)
 	ls.l = loop_new(NULL);
 	struct http_client_config cfg = { .tls = b->tls, .max_conns = 4, .max_idle_per_origin = 2 };
 	ls.c = http_client_new(ls.l, &cfg);
+	loop_timer_init(&ls.next_t, list_next_tick, &ls);
 	list_submit(&ls);
 	while (!ls.done)
 		if (loop_run_once(ls.l, 100) < 0)
 			break;
+	loop_timer_stop(ls.l, &ls.next_t);
 	http_client_free(ls.c);
 	loop_free(ls.l);
 	return NULL;
@@ -536,6 +575,10 @@ int main(int argc, char **argv)
 			b.fill_clients = (unsigned)atoi(v);
 		else if (strcmp(a, "--getters") == 0)
 			b.getters = (unsigned)atoi(v);
+		else if (strcmp(a, "--get-rate") == 0)
+			b.get_rate = (unsigned)atoi(v);
+		else if (strcmp(a, "--list-every") == 0)
+			b.list_every_ms = (unsigned)atoi(v);
 		else {
 			fprintf(stderr, "apiload: unknown flag %s\n", a);
 			return 2;
@@ -608,8 +651,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.measuring = true;
-	for (unsigned i = 0; i < b.getters; i++)
-		issue_get(&b);
+	loop_timer_init(&b.get_t, get_tick, &b);
+	if (b.get_rate)
+		loop_timer_start(b.l, &b.get_t, 0);
+	else
+		for (unsigned i = 0; i < b.getters; i++)
+			issue_get(&b);
 	if (pthread_create(&b.list_thread, NULL, list_main, &b) != 0) {
 		fprintf(stderr, "apiload: cannot start the list thread\n");
 		return 1;
@@ -623,6 +670,7 @@ int main(int argc, char **argv)
 	run_phase(&b);
 	loop_timer_stop(b.l, &b.churn_t);
 	loop_timer_stop(b.l, &b.create_t);
+	loop_timer_stop(b.l, &b.get_t);
 	pthread_join(b.list_thread, NULL);
 	/* the events of the last acknowledged writes may still be on their way */
 	unsigned late = missing_events(&b);
