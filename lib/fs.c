@@ -165,7 +165,8 @@ int kc_write_file_replace(const char *path, const void *data, size_t len, mode_t
 int kc_mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", path);
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp)
+		return -ENAMETOOLONG;
 	for (char *p = tmp + 1; *p; p++)
 		if (*p == '/') {
 			*p = '\0';
@@ -174,6 +175,12 @@ int kc_mkdir_p(const char *path, mode_t mode)
 			*p = '/';
 		}
 	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int kc_mkdir_p_err(const char *path, mode_t mode, struct kc_err *err)
+{
+	int rc = kc_mkdir_p(path, mode);
+	return rc < 0 ? kc_err_set(err, rc, "mkdir %s: %s", path, strerror(-rc)) : 0;
 }
 
 /* rm -rf that never crosses into another file system (mount points are left alone). */

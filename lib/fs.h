@@ -25,8 +25,10 @@ int kc_write_file_replace(const char *path, const void *data, size_t len, mode_t
 			  struct kc_err *err);
 
 /* mkdir -p: the missing parents 0755, the last 'mode'; an existing directory is fine. Returns 0
- * or -errno. */
+ * or -errno (-ENAMETOOLONG past 4095 bytes). */
 int kc_mkdir_p(const char *path, mode_t mode);
+/* The same, with "mkdir PATH: reason" in err. */
+int kc_mkdir_p_err(const char *path, mode_t mode, struct kc_err *err);
 
 /* rm -rf that never crosses into another file system (a mount point below path is left, and
  * the call then returns -EBUSY). A missing path is fine. Returns 0 or -errno. */

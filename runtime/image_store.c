@@ -185,27 +185,6 @@ static int remove_dir_atomic(struct image_store *s, const char *dir, const char 
 
 /* ---- open/close ---- */
 
-static int mkdir_p(const char *path, struct kc_err *err)
-{
-	char *p = xstrdup(path);
-	for (char *c = p + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			int e = errno;
-			free(p);
-			return kc_err_set(err, -e, "mkdir %s: %s", path, strerror(e));
-		}
-		*c = '/';
-	}
-	int rc = 0;
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		rc = kc_err_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
-	free(p);
-	return rc;
-}
-
 /* Removes leftovers in tmp/ older than an hour (an import killed half-way). */
 static void clean_tmp(struct image_store *s)
 {
@@ -261,7 +240,7 @@ int image_store_open(const char *data_dir, const struct image_store_opts *opts,
 	int rc = 0;
 	const char *dirs[] = {s->blobs_dir, s->layers_dir, s->tmp_dir, s->import_dir};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && rc == 0; i++)
-		rc = mkdir_p(dirs[i], err);
+		rc = kc_mkdir_p_err(dirs[i], 0755, err);
 	if (rc < 0) {
 		image_store_close(s);
 		return rc;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "lib/alloc.h"
+#include "lib/fs.h"
 #include "net/netlink.h"
 
 #ifndef NSFS_MAGIC
@@ -56,29 +57,9 @@ static int ns_path(const char *dir, const char *name, char *path, size_t cap, st
 	return 0;
 }
 
-static int mkdir_p(const char *dir, struct kc_err *err)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof path)
-		return kc_err_set(err, -KC_EINVAL, "bad directory '%s'", dir);
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return kc_err_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return kc_err_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
-	return 0;
-}
-
 int rt_netns_dir_prepare(const char *dir, struct kc_err *err)
 {
-	int rc = mkdir_p(dir, err);
+	int rc = kc_mkdir_p_err(dir, 0755, err);
 	if (rc)
 		return rc;
 	bool bound = false;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "lib/alloc.h"
+#include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/map.h"
 #include "lib/vec.h"
@@ -173,26 +174,6 @@ static void ipam_load_one(struct rt_ipam *a, const char *name)
 	ipam_set(a, off, owner);
 }
 
-static int mkdir_p(const char *dir, struct kc_err *err)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof path)
-		return kc_err_set(err, -KC_EINVAL, "bad directory '%s'", dir);
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return kc_err_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
-		*p = c;
-		if (!c)
-			return 0;
-	}
-}
-
 int rt_ipam_open(const char *dir, const struct net_cidr *range, struct rt_ipam **out,
 		 struct kc_err *err)
 {
@@ -209,7 +190,7 @@ int rt_ipam_open(const char *dir, const struct net_cidr *range, struct rt_ipam *
 			 net_ip_format(&range->ip, ipb, sizeof ipb), range->prefix);
 	if (w < 0 || (size_t)w >= sizeof path)
 		return kc_err_set(err, -KC_EINVAL, "IPAM directory path too long");
-	int rc = mkdir_p(path, err);
+	int rc = kc_mkdir_p_err(path, 0700, err);
 	if (rc)
 		return rc;
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -751,7 +732,7 @@ int rt_podnet_open(const struct rt_podnet_config *cfg, struct rt_podnet **out, s
 		goto fail;
 	}
 	net_cidr_nth(&pn->pod_cidr, 1, &pn->gateway);
-	if ((rc = mkdir_p(pn->hostport_dir, err)) ||
+	if ((rc = kc_mkdir_p_err(pn->hostport_dir, 0700, err)) ||
 	    (rc = rt_netns_dir_prepare(pn->netns_dir, err)) || (rc = nl_open(&pn->nl, err)) ||
 	    (rc = ensure_bridge(pn, err)) ||
 	    (rc = nl_sysctl_write("net.ipv4.ip_forward", "1", err)))

@@ -304,6 +304,17 @@ static void test_fs_replace(void **state)
 	char f2[160];
 	snprintf(f2, sizeof f2, "%s/g", deep);
 	assert_int_equal(kc_write_file_replace(f2, "x", 1, 0600, &err), 0);
+	/* a file in the way, and a path too long: errors that name the path */
+	char under[200];
+	snprintf(under, sizeof under, "%s/h", f2);
+	assert_int_equal(kc_mkdir_p_err(under, 0755, &err), -ENOTDIR);
+	assert_non_null(strstr(err.msg, under));
+	char *huge = malloc(5000);
+	memset(huge, 'a', 4999);
+	huge[0] = '/';
+	huge[4999] = '\0';
+	assert_int_equal(kc_mkdir_p(huge, 0755), -ENAMETOOLONG);
+	free(huge);
 	char top[96];
 	snprintf(top, sizeof top, "%s/a", dir);
 	assert_int_equal(kc_remove_tree(top), 0);
