@@ -4,6 +4,7 @@
  * acknowledged write kept). */
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -753,6 +754,52 @@ static void on_member(void *arg, int rc, const struct store_member *members, siz
 		print_message("member change: %s\n", err->msg);
 }
 
+struct msig {
+	bool done;
+	int rc;
+	size_t n;
+	char sig[512]; /* "ID:ROLE " per member, in the member list's order */
+};
+
+static void on_msig(void *arg, int rc, const struct store_member *members, size_t n,
+		    const struct store_member *changed, const struct kc_err *err)
+{
+	(void)changed;
+	(void)err;
+	struct msig *d = arg;
+	d->done = true;
+	d->rc = rc;
+	d->n = n;
+	size_t off = 0;
+	for (size_t i = 0; rc == 0 && i < n && off < sizeof d->sig; i++)
+		off += (size_t)snprintf(d->sig + off, sizeof d->sig - off, "%016" PRIx64 ":%c ",
+					members[i].id, members[i].learner ? 'l' : 'v');
+}
+
+/* Every open member lists the same n members (each applies the change in its own time). */
+static void members_agree(struct cluster *c, size_t n)
+{
+	uint64_t end = kc_mono_ms(kc_clock_real()) + 8000;
+	char first[512] = "";
+	while (kc_mono_ms(kc_clock_real()) < end) {
+		bool agree = true;
+		first[0] = 0;
+		for (int i = 0; i <= N && agree; i++) {
+			if (!c->s[i])
+				continue;
+			struct msig d = {0};
+			store_member_list(c->s[i], L, on_msig, &d);
+			run_until(&d.done, 5000);
+			agree = d.done && d.rc == 0 && d.n == n && (!first[0] || !strcmp(first, d.sig));
+			snprintf(first, sizeof first, "%s", d.sig);
+		}
+		if (agree)
+			return;
+		usleep(20000);
+	}
+	fail_msg("members never agreed on %zu members (last: %s)", n, first);
+}
+
 static void on_done(void *arg, int rc, const struct kc_err *err)
 {
 	struct mdone *d = arg;
@@ -916,14 +963,28 @@ static void test_cluster(void **state)
 	wait_value(c.s[lead], "key59", "val59");
 	expect(c.s[lead], "key05", "val05", true);
 
-	/* a fourth member joins as a learner, catches up, and is promoted */
-	struct mdone md = {0};
-	store_member_add(c.s[lead2], L, c.name[N], c.url[N], on_member, &md);
+	/* A change sent to a follower is forwarded to the leader; a refusal comes back as the
+	 * leader gave it (here: removing a member that is not one). */
+	struct mdone md = {0}, mr = {0};
+	store_member_remove(c.s[lead2], L, 42, on_member, &md);
+	store_member_remove(c.s[lead], L, 42, on_member, &mr);
+	run_until(&md.done, 5000);
+	run_until(&mr.done, 5000);
+	assert_true(md.done && mr.done);
+	assert_int_equal(md.rc, -KC_EINVAL);
+	assert_int_equal(mr.rc, md.rc);
+	assert_string_equal(mr.err.msg, md.err.msg);
+
+	/* a fourth member joins as a learner (asked of a follower), catches up, and is promoted
+	 * (asked of a follower too) */
+	memset(&md, 0, sizeof md);
+	store_member_add(c.s[lead], L, c.name[N], c.url[N], on_member, &md);
 	run_until(&md.done, 5000);
 	assert_true(md.done);
 	assert_int_equal(md.rc, 0);
 	assert_int_equal(md.n, N + 1);
 	assert_true(md.changed_learner);
+	members_agree(&c, N + 1);
 	member_open(&c, N);
 	wait_value(c.s[N], "key59", "val59");
 	/* A learner still in snapshot/probe state or a few entries behind is refused with
@@ -932,7 +993,7 @@ static void test_cluster(void **state)
 	bool promoted = false;
 	for (int tries = 0; tries < 100 && !promoted; tries++) {
 		memset(&md, 0, sizeof md);
-		store_member_promote(c.s[lead2], L, store_member_id(c.s[N]), on_member, &md);
+		store_member_promote(c.s[lead], L, store_member_id(c.s[N]), on_member, &md);
 		run_until(&md.done, 5000);
 		assert_true(md.done);
 		if (md.rc == 0) {
@@ -952,6 +1013,7 @@ static void test_cluster(void **state)
 		}
 	}
 	assert_true(promoted);
+	members_agree(&c, N + 1);
 	assert_int_equal(put(c.s[lead2], "after", "promote"), 0);
 	expect(c.s[N], "after", "promote", true);
 
@@ -966,14 +1028,15 @@ static void test_cluster(void **state)
 	assert_int_equal(put(c.s[N], "handed", "over"), 0);
 	expect(c.s[lead2], "handed", "over", true);
 
-	/* the first leader leaves the cluster; the others go on without it */
+	/* the first leader leaves the cluster (asked of a follower); the others go on without it */
 	memset(&md, 0, sizeof md);
-	store_member_remove(c.s[N], L, store_member_id(c.s[lead]), on_member, &md);
+	store_member_remove(c.s[lead2], L, store_member_id(c.s[lead]), on_member, &md);
 	run_until(&md.done, 5000);
 	assert_int_equal(md.rc, 0);
 	assert_int_equal(md.n, N);
 	store_close(c.s[lead]);
 	c.s[lead] = NULL;
+	members_agree(&c, N);
 	assert_int_equal(put(c.s[lead2], "removed", "one"), 0);
 	expect(c.s[N], "removed", "one", true);
 
