@@ -180,8 +180,8 @@ int peer_conf_parse(const void *body, size_t len, struct peer_conf_change *out, 
 		return 0;
 	int rc = conf_field(line[1], ll[1], out->name, sizeof out->name, "name", err);
 	return rc < 0 ? rc
-		      : conf_field(line[2], ll[2], out->peer_url, sizeof out->peer_url,
-				   "peer URL", err);
+		      : conf_field(line[2], ll[2], out->peer_url, sizeof out->peer_url, "peer URL",
+				   err);
 }
 
 /* Answers "rc index term\nmessage" (200), or 400 to a body that does not parse. */

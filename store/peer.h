@@ -38,8 +38,8 @@ enum peer_conf_kind { PEER_CONF_ADD = 1, PEER_CONF_REMOVE, PEER_CONF_PROMOTE };
 #define PEER_CONF_BODY_MAX 512 /* longer bodies are refused */
 struct peer_conf_change {
 	enum peer_conf_kind kind;
-	uint64_t id;        /* not 0 */
-	char name[64];      /* PEER_CONF_ADD only: not empty, printable, no spaces */
+	uint64_t id;	    /* not 0 */
+	char name[64];	    /* PEER_CONF_ADD only: not empty, no control characters */
 	char peer_url[256]; /* PEER_CONF_ADD only: likewise */
 };
 /* Leader side of a forwarded membership change: runs the leader's checks and proposes it;
@@ -123,8 +123,7 @@ void peer_transport_conf_change(struct peer_transport *p, uint64_t to,
  * "NAME\nPEER_URL\n". encode appends to out (cc as parse accepts it); parse reads untrusted
  * bytes and returns 0, or -KC_EINVAL with err saying what is wrong. */
 void peer_conf_encode(const struct peer_conf_change *cc, struct kc_str *out);
-int peer_conf_parse(const void *body, size_t len, struct peer_conf_change *out,
-		    struct kc_err *err);
+int peer_conf_parse(const void *body, size_t len, struct peer_conf_change *out, struct kc_err *err);
 
 /* A member of the directory as peer_fetch_members returns it. */
 struct peer_member_info {

@@ -774,7 +774,8 @@ static void on_conf_forwarded(void *arg, int rc, uint64_t index, uint64_t term,
 	}
 	if (rc < 0) {
 		kc_err_set(&r->err, -KC_ETIMEDOUT,
-			   "forwarding to the leader failed (%s); outcome unknown", kc_strerror(rc));
+			   "forwarding to the leader failed (%s); outcome unknown",
+			   kc_strerror(rc));
 		complete(r, -KC_ETIMEDOUT);
 		return;
 	}
@@ -791,7 +792,8 @@ static void on_conf_forwarded(void *arg, int rc, uint64_t index, uint64_t term,
 			   "entry %" PRIu64 " no longer known; outcome unknown", index);
 		complete(r, -KC_ETIMEDOUT);
 	} else if (t != term) {
-		kc_err_set(&r->err, -KC_EUNAVAIL, "membership change lost in a leader change; retry");
+		kc_err_set(&r->err, -KC_EUNAVAIL,
+			   "membership change lost in a leader change; retry");
 		complete(r, -KC_EUNAVAIL);
 	} else {
 		conf_done(s, r);
