@@ -27,12 +27,14 @@
 #define PROPOSE_PATH   "/raft/propose"
 #define KEEPALIVE_PATH "/raft/keepalive"
 #define MEMBERS_PATH   "/raft/members"
+#define CONF_PATH      "/raft/conf"
 
 struct peer {
 	uint64_t id;
 	char *url;	       /* base URL + PEER_PATH */
 	char *propose_url;     /* base URL + PROPOSE_PATH */
 	char *keepalive_url;   /* base URL + KEEPALIVE_PATH */
+	char *conf_url;	       /* base URL + CONF_PATH */
 	struct kc_str pending; /* encoded messages waiting for the next batch */
 	struct http_client_req *inflight;
 	struct peer_transport *owner;
@@ -68,6 +70,7 @@ static void peer_free(struct peer *pr)
 	free(pr->url);
 	free(pr->propose_url);
 	free(pr->keepalive_url);
+	free(pr->conf_url);
 	free(pr);
 }
 
@@ -102,6 +105,107 @@ static void handle_keepalive(struct peer_transport *p, struct http_req *req)
 	}
 	char body[64];
 	int n = snprintf(body, sizeof body, "%d %" PRIu64 " 0", rc, (uint64_t)(ttl > 0 ? ttl : 0));
+	http_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
+static const char *const conf_kinds[] = {
+	[PEER_CONF_ADD] = "add", [PEER_CONF_REMOVE] = "remove", [PEER_CONF_PROMOTE] = "promote"};
+
+void peer_conf_encode(const struct peer_conf_change *cc, struct kc_str *out)
+{
+	kc_str_addf(out, "%s %016" PRIx64 "\n", conf_kinds[cc->kind], cc->id);
+	if (cc->kind == PEER_CONF_ADD)
+		kc_str_addf(out, "%s\n%s\n", cc->name, cc->peer_url);
+}
+
+/* A name or URL line: 1 to size-1 bytes, no control characters. */
+static int conf_field(const char *b, size_t n, char *out, size_t size, const char *what,
+		      struct kc_err *err)
+{
+	if (n == 0 || n >= size)
+		return kc_err_set(err, -KC_EINVAL, "membership change: %s of %zu bytes (1 to %zu)",
+				  what, n, size - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)b[i] < 0x20 || b[i] == 0x7f)
+			return kc_err_set(err, -KC_EINVAL,
+					  "membership change: control character in %s", what);
+	memcpy(out, b, n);
+	out[n] = 0;
+	return 0;
+}
+
+int peer_conf_parse(const void *body, size_t len, struct peer_conf_change *out, struct kc_err *err)
+{
+	const char *b = body, *line[3];
+	size_t ll[3], n = 0;
+	memset(out, 0, sizeof *out);
+	if (len > PEER_CONF_BODY_MAX)
+		return kc_err_set(err, -KC_EINVAL, "membership change over %d bytes",
+				  PEER_CONF_BODY_MAX);
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(b + i, '\n', len - i);
+		if (!nl || n == 3)
+			return kc_err_set(err, -KC_EINVAL, "membership change: %s",
+					  nl ? "too many lines" : "unterminated line");
+		line[n] = b + i;
+		ll[n++] = (size_t)(nl - (b + i));
+		i += ll[n - 1] + 1;
+	}
+	const char *sp = n ? memchr(line[0], ' ', ll[0]) : NULL;
+	if (!sp)
+		return kc_err_set(err, -KC_EINVAL, "membership change: want \"KIND ID\"");
+	size_t kl = (size_t)(sp - line[0]);
+	for (int k = PEER_CONF_ADD; k <= PEER_CONF_PROMOTE; k++)
+		if (strlen(conf_kinds[k]) == kl && memcmp(line[0], conf_kinds[k], kl) == 0)
+			out->kind = (enum peer_conf_kind)k;
+	if (!out->kind)
+		return kc_err_set(err, -KC_EINVAL, "membership change: unknown kind");
+	const char *h = sp + 1, *end = line[0] + ll[0];
+	if (end - h < 1 || end - h > 16)
+		return kc_err_set(err, -KC_EINVAL, "membership change: bad member id");
+	for (; h < end; h++) {
+		int d = *h >= '0' && *h <= '9'	 ? *h - '0'
+			: *h >= 'a' && *h <= 'f' ? *h - 'a' + 10
+						 : -1;
+		if (d < 0)
+			return kc_err_set(err, -KC_EINVAL, "membership change: bad member id");
+		out->id = out->id << 4 | (uint64_t)d;
+	}
+	if (!out->id)
+		return kc_err_set(err, -KC_EINVAL, "membership change: member id 0");
+	if (n != (out->kind == PEER_CONF_ADD ? 3u : 1u))
+		return kc_err_set(err, -KC_EINVAL, "membership change: %zu lines for %s", n,
+				  conf_kinds[out->kind]);
+	if (out->kind != PEER_CONF_ADD)
+		return 0;
+	int rc = conf_field(line[1], ll[1], out->name, sizeof out->name, "name", err);
+	return rc < 0 ? rc
+		      : conf_field(line[2], ll[2], out->peer_url, sizeof out->peer_url, "peer URL",
+				   err);
+}
+
+/* Answers "rc index term\nmessage" (200), or 400 to a body that does not parse. */
+static void handle_conf(struct peer_transport *p, struct http_req *req)
+{
+	struct peer_conf_change cc;
+	struct kc_err err = {0};
+	uint64_t index = 0, term = 0;
+	int rc = peer_conf_parse(req->body, req->body_len, &cc, &err);
+	if (rc < 0) {
+		log_warn("peer: bad membership change from %s: %s", http_req_peer_str(req),
+			 err.msg);
+		http_respond(req, 400, "text/plain", err.msg, strlen(err.msg));
+		return;
+	}
+	if (p->cfg.conf)
+		rc = p->cfg.conf(p->cfg.arg, &cc, &index, &term, &err);
+	else
+		rc = kc_err_set(&err, -KC_EUNAVAIL, "membership changes are not served here");
+	if (rc < 0 && !err.msg[0])
+		kc_err_set(&err, rc, "%s", kc_strerror(rc));
+	char body[64 + sizeof err.msg];
+	int n = snprintf(body, sizeof body, "%d %" PRIu64 " %" PRIu64 "\n%s", rc, index, term,
+			 rc < 0 ? err.msg : "");
 	http_respond(req, 200, "text/plain", body, (size_t)n);
 }
 
@@ -143,8 +247,9 @@ static void handle(struct http_req *req, void *arg)
 	}
 	bool propose = strcmp(req->path, PROPOSE_PATH) == 0;
 	bool keepalive = strcmp(req->path, KEEPALIVE_PATH) == 0;
+	bool conf = strcmp(req->path, CONF_PATH) == 0;
 	bool members = strcmp(req->path, MEMBERS_PATH) == 0 && p->cfg.members;
-	if (!propose && !keepalive && !members && strcmp(req->path, PEER_PATH) != 0) {
+	if (!propose && !keepalive && !conf && !members && strcmp(req->path, PEER_PATH) != 0) {
 		http_respond(req, 404, "text/plain", "not found\n", 10);
 		return;
 	}
@@ -170,6 +275,10 @@ static void handle(struct http_req *req, void *arg)
 	}
 	if (keepalive) {
 		handle_keepalive(p, req);
+		return;
+	}
+	if (conf) {
+		handle_conf(p, req);
 		return;
 	}
 	const uint8_t *b = (const uint8_t *)req->body;
@@ -294,13 +403,16 @@ void peer_transport_set_peer(struct peer_transport *p, uint64_t id, const char *
 	char *full = xasprintf("%.*s%s", (int)ul, url, PEER_PATH);
 	char *prop = xasprintf("%.*s%s", (int)ul, url, PROPOSE_PATH);
 	char *ka = xasprintf("%.*s%s", (int)ul, url, KEEPALIVE_PATH);
+	char *conf = xasprintf("%.*s%s", (int)ul, url, CONF_PATH);
 	if (pr) {
 		free(pr->url);
 		free(pr->propose_url);
 		free(pr->keepalive_url);
+		free(pr->conf_url);
 		pr->url = full;
 		pr->propose_url = prop;
 		pr->keepalive_url = ka;
+		pr->conf_url = conf;
 		return;
 	}
 	pr = xcalloc(1, sizeof *pr);
@@ -308,6 +420,7 @@ void peer_transport_set_peer(struct peer_transport *p, uint64_t id, const char *
 	pr->url = full;
 	pr->propose_url = prop;
 	pr->keepalive_url = ka;
+	pr->conf_url = conf;
 	pr->owner = p;
 	kc_str_init(&pr->pending);
 	kc_vec_push(&p->peers, &pr);
@@ -329,9 +442,31 @@ void peer_transport_remove_peer(struct peer_transport *p, uint64_t id)
 struct fwd {
 	struct loop_msg msg; /* for failures before the request starts */
 	peer_forward_cb cb;
+	peer_conf_cb conf_cb; /* instead of cb for membership changes */
 	void *arg;
 	int rc;
 };
+
+/* The answer to POST /raft/conf: "rc index term\nmessage", or 400 with why the leader could not
+ * read the change; 0 with *code, or -KC_EPROTO. */
+static int conf_answer(const struct http_client_response *resp, int *code, uint64_t *index,
+		       uint64_t *term, struct kc_err *err)
+{
+	if (resp->status == 400) {
+		*code = kc_err_set(err, -KC_EINVAL, "the leader refused the change: %.200s",
+				   resp->body ? resp->body : "");
+		return 0;
+	}
+	const char *nl = resp->body ? memchr(resp->body, '\n', resp->body_len) : NULL;
+	if (resp->status != 200 || !nl ||
+	    sscanf(resp->body, "%d %" SCNu64 " %" SCNu64, code, index, term) != 3 || *code > 0)
+		return -KC_EPROTO;
+	size_t n = resp->body_len - (size_t)(nl + 1 - resp->body);
+	if (*code < 0)
+		kc_err_set(err, *code, "%.*s", (int)(n < sizeof err->msg ? n : sizeof err->msg - 1),
+			   nl + 1);
+	return 0;
+}
 
 static void fwd_done(struct http_client_req *req, int rc, struct http_client_response *resp,
 		     const struct kc_err *err, void *arg)
@@ -340,6 +475,15 @@ static void fwd_done(struct http_client_req *req, int rc, struct http_client_res
 	(void)err;
 	struct fwd *f = arg;
 	uint64_t index = 0, term = 0;
+	if (f->conf_cb) {
+		struct kc_err lerr = {0};
+		int code = 0;
+		if (rc == 0 && (rc = conf_answer(resp, &code, &index, &term, &lerr)) == 0)
+			rc = code;
+		f->conf_cb(f->arg, rc, index, term, lerr.code ? &lerr : NULL);
+		free(f);
+		return;
+	}
 	if (rc == 0) {
 		int code = 0;
 		if (resp->status != 200 || !resp->body ||
@@ -356,17 +500,20 @@ static void fwd_fail(struct loop *l, struct loop_msg *m)
 {
 	(void)l;
 	struct fwd *f = m->data;
-	f->cb(f->arg, f->rc, 0, 0);
+	if (f->conf_cb)
+		f->conf_cb(f->arg, f->rc, 0, 0, NULL);
+	else
+		f->cb(f->arg, f->rc, 0, 0);
 	free(f);
 }
 
-/* POSTs body to one of member 'to''s calls; the answer "rc a b" goes to cb. */
-static void call(struct peer_transport *p, uint64_t to, bool keepalive, const void *body,
-		 size_t len, peer_forward_cb cb, void *arg)
+enum call_kind { CALL_PROPOSE, CALL_KEEPALIVE, CALL_CONF };
+
+/* POSTs body to one of member 'to''s calls; the answer "rc a b" goes to f's callback. Takes
+ * ownership of f. */
+static void call(struct peer_transport *p, uint64_t to, enum call_kind kind, const void *body,
+		 size_t len, struct fwd *f)
 {
-	struct fwd *f = xcalloc(1, sizeof *f);
-	f->cb = cb;
-	f->arg = arg;
 	struct peer *pr = find(p, to, NULL);
 	if (!pr) {
 		f->rc = -KC_EUNAVAIL;
@@ -378,7 +525,9 @@ static void call(struct peer_transport *p, uint64_t to, bool keepalive, const vo
 	};
 	struct http_client_request r = {
 		.method = "POST",
-		.url = keepalive ? pr->keepalive_url : pr->propose_url,
+		.url = kind == CALL_KEEPALIVE ? pr->keepalive_url
+		       : kind == CALL_CONF    ? pr->conf_url
+					      : pr->propose_url,
 		.headers = hdr,
 		.nheaders = 2,
 		.body = body,
@@ -399,7 +548,10 @@ fail:
 void peer_transport_forward(struct peer_transport *p, uint64_t to, const void *cmd, size_t len,
 			    peer_forward_cb cb, void *arg)
 {
-	call(p, to, false, cmd, len, cb, arg);
+	struct fwd *f = xcalloc(1, sizeof *f);
+	f->cb = cb;
+	f->arg = arg;
+	call(p, to, CALL_PROPOSE, cmd, len, f);
 }
 
 void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id, peer_forward_cb cb,
@@ -407,7 +559,22 @@ void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id,
 {
 	char body[32];
 	int n = snprintf(body, sizeof body, "%lld", (long long)id);
-	call(p, to, true, body, (size_t)n, cb, arg);
+	struct fwd *f = xcalloc(1, sizeof *f);
+	f->cb = cb;
+	f->arg = arg;
+	call(p, to, CALL_KEEPALIVE, body, (size_t)n, f);
+}
+
+void peer_transport_conf_change(struct peer_transport *p, uint64_t to,
+				const struct peer_conf_change *cc, peer_conf_cb cb, void *arg)
+{
+	struct kc_str body = KC_STR_INIT;
+	peer_conf_encode(cc, &body);
+	struct fwd *f = xcalloc(1, sizeof *f);
+	f->conf_cb = cb;
+	f->arg = arg;
+	call(p, to, CALL_CONF, body.buf, body.len, f);
+	kc_str_free(&body);
 }
 
 /* One line of GET /raft/members; 0 or -KC_EPROTO. */

@@ -33,6 +33,24 @@ typedef int (*peer_keepalive_fn)(void *arg, int64_t id, int64_t *ttl);
  * and where the others are. It is answered whatever X-Kc-Cluster says. */
 struct kc_str;
 typedef void (*peer_members_fn)(void *arg, struct kc_str *out);
+/* A membership change as a follower forwards it to the leader (POST /raft/conf). */
+enum peer_conf_kind { PEER_CONF_ADD = 1, PEER_CONF_REMOVE, PEER_CONF_PROMOTE };
+#define PEER_CONF_BODY_MAX 512 /* longer bodies are refused */
+struct peer_conf_change {
+	enum peer_conf_kind kind;
+	uint64_t id;	    /* not 0 */
+	char name[64];	    /* PEER_CONF_ADD only: not empty, no control characters */
+	char peer_url[256]; /* PEER_CONF_ADD only: likewise */
+};
+/* Leader side of a forwarded membership change: runs the leader's checks and proposes it;
+ * returns 0 with the entry's index and term, or a negative code with err set (-KC_EUNAVAIL: not
+ * the leader). */
+typedef int (*peer_conf_fn)(void *arg, const struct peer_conf_change *cc, uint64_t *index,
+			    uint64_t *term, struct kc_err *err);
+/* Follower side: the outcome of peer_transport_conf_change. A refusal the leader answered comes
+ * with its code and message in err; err is NULL when none came (transport errors). */
+typedef void (*peer_conf_cb)(void *arg, int rc, uint64_t index, uint64_t term,
+			     const struct kc_err *err);
 /* Follower side: the outcome of peer_transport_forward (index, term) or of
  * peer_transport_keepalive (ttl in 'a', b unused). */
 typedef void (*peer_forward_cb)(void *arg, int rc, uint64_t a, uint64_t b);
@@ -51,6 +69,7 @@ struct peer_config {
 	peer_unreachable_fn unreachable; /* may be NULL */
 	peer_propose_fn propose;         /* may be NULL: forwarded proposals are refused */
 	peer_keepalive_fn keepalive;     /* may be NULL: forwarded keepalives are refused */
+	peer_conf_fn conf;               /* may be NULL: forwarded membership changes are refused */
 	peer_members_fn members;         /* may be NULL: GET /raft/members answers 404 */
 	/* Messages from a member this one knows was removed are not delivered: the batch is
 	 * answered 410, and a sender that gets 410 learns it was removed ('removed' runs, on the
@@ -94,6 +113,17 @@ void peer_transport_forward(struct peer_transport *p, uint64_t to, const void *c
  * TTL as 'a'. */
 void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id,
 			      peer_forward_cb cb, void *arg);
+
+/* Forwards a membership change to member 'to' (the leader); like peer_transport_forward, with
+ * the leader's refusal passed on (peer_conf_cb). cc is copied. */
+void peer_transport_conf_change(struct peer_transport *p, uint64_t to,
+				const struct peer_conf_change *cc, peer_conf_cb cb, void *arg);
+
+/* The body of POST /raft/conf: "add|remove|promote ID-hex\n", for add followed by
+ * "NAME\nPEER_URL\n". encode appends to out (cc as parse accepts it); parse reads untrusted
+ * bytes and returns 0, or -KC_EINVAL with err saying what is wrong. */
+void peer_conf_encode(const struct peer_conf_change *cc, struct kc_str *out);
+int peer_conf_parse(const void *body, size_t len, struct peer_conf_change *out, struct kc_err *err);
 
 /* A member of the directory as peer_fetch_members returns it. */
 struct peer_member_info {

@@ -21,7 +21,9 @@
  * Followers forward proposals to the leader (POST /raft/propose on its peer port), which answers
  * the entry's (index, term); the follower then waits to apply that entry itself (mvcc is
  * deterministic, so its result is the leader's); results applied before the answer arrives are
- * kept a while in 'recent'. Lease keepalives are forwarded the same way (/raft/keepalive).
+ * kept a while in 'recent'. Lease keepalives are forwarded the same way (/raft/keepalive), and
+ * membership changes (/raft/conf: the leader runs the checks and proposes; a refusal comes back
+ * with its code and message).
  * Linearizable reads work on every member (raft forwards ReadIndex).
  *
  * Durability: raft.db is the durable record (synchronous=FULL: an entry is on disk before it
@@ -695,17 +697,20 @@ static void do_status(struct store *s, struct req *r)
 	complete(r, 0);
 }
 
-static void propose_conf(struct store *s, struct req *r)
+/* Leader: checks a membership change and proposes it, for propose_conf and for a follower's
+ * (on_peer_conf). 0 with *p, or a negative code with err set (-KC_EUNAVAIL: not the leader). */
+static int conf_propose(struct store *s, enum req_kind kind, uint64_t id, const char *name,
+			const char *url, struct raft_proposal *p, struct kc_err *err)
 {
-	struct raft_conf_change cc = {.node_id = r->member_id};
+	struct raft_conf_change cc = {.node_id = id};
 	struct kc_str ctx = KC_STR_INIT;
-	if (r->kind == R_MEMBER_ADD) {
+	if (kind == R_MEMBER_ADD) {
 		cc.type = RAFT_CC_ADD_LEARNER;
-		kc_str_addf(&ctx, "%s\n%s\n", r->name, r->url);
+		kc_str_addf(&ctx, "%s\n%s\n", name, url);
 		cc.context = (const uint8_t *)ctx.buf;
 		cc.context_len = ctx.len;
 	} else {
-		cc.type = r->kind == R_MEMBER_REMOVE ? RAFT_CC_REMOVE : RAFT_CC_PROMOTE;
+		cc.type = kind == R_MEMBER_REMOVE ? RAFT_CC_REMOVE : RAFT_CC_PROMOTE;
 	}
 	if (cc.type == RAFT_CC_PROMOTE && s->role == RAFT_LEADER) {
 		/* as etcd: a learner far behind would stall the quorum it joins */
@@ -714,36 +719,156 @@ static void propose_conf(struct store *s, struct req *r)
 		raft_status(s->raft, &st);
 		if (raft_progress(s->raft, cc.node_id, &pi) == 0 && pi.role == RAFT_LEARNER &&
 		    (!pi.recent_active || pi.state != RAFT_PR_REPLICATE || pi.match == 0 ||
-		     pi.match + STORE_PROMOTE_LAG < st.last_index)) {
-			kc_err_set(&r->err, -KC_EAGAIN,
-				   "can only promote a learner member which is in sync with leader "
-				   "(%016" PRIx64 " has %" PRIu64 " of %" PRIu64 ")",
-				   cc.node_id, pi.match, st.last_index);
-			complete(r, -KC_EAGAIN);
-			return;
-		}
+		     pi.match + STORE_PROMOTE_LAG < st.last_index))
+			return kc_err_set(err, -KC_EAGAIN,
+					  "can only promote a learner member which is in sync with "
+					  "leader (%016" PRIx64 " has %" PRIu64 " of %" PRIu64 ")",
+					  cc.node_id, pi.match, st.last_index);
 	}
-	struct raft_proposal p;
 	atomic_store(&s->door->sole_voter_reads, false); /* before the new conf takes effect */
-	int rc = raft_propose_conf_change(s->raft, &cc, &p);
+	int rc = raft_propose_conf_change(s->raft, &cc, p);
 	kc_str_free(&ctx);
-	if (rc == -KC_EUNAVAIL) {
-		not_leader(s, r);
+	if (rc == -KC_EUNAVAIL)
+		return kc_err_set(err, rc, "not the leader");
+	if (rc < 0)
+		return kc_err_set(err, rc, "membership change refused: %s",
+				  rc == -KC_EAGAIN ? "another change is pending" : kc_strerror(rc));
+	if (kind == R_MEMBER_ADD && s->peer) /* the leader talks to it from now on */
+		peer_transport_set_peer(s->peer, id, url);
+	kick(s);
+	return 0;
+}
+
+/* A membership change is applied here: its answer is the member list. */
+static void conf_done(struct store *s, struct req *r)
+{
+	members_fill(s, r);
+	struct store_member *d = dir_find(s, r->member_id);
+	if (d)
+		r->changed = *d;
+	r->changed.id = r->member_id;
+	r->changed.learner = r->kind == R_MEMBER_ADD;
+	r->has_changed = true;
+	complete(r, 0);
+}
+
+static void on_conf_forwarded(void *arg, int rc, uint64_t index, uint64_t term,
+			      const struct kc_err *lerr)
+{
+	struct fwd_ctx *f = arg;
+	struct store *s = f->s;
+	struct req *r = f->r;
+	free(f);
+	if (!r)
+		return; /* completed meanwhile (timeout, close) */
+	r->fwd = NULL;
+	kc_list_del(&r->link);
+	if (rc == -KC_EUNAVAIL || rc == -ECONNREFUSED) {
+		wait_leader(s, r); /* not proposed: try again once a leader is known */
 		return;
 	}
-	if (rc < 0) {
-		kc_err_set(&r->err, rc, "membership change refused: %s",
-			   rc == -KC_EAGAIN ? "another change is pending" : kc_strerror(rc));
+	if (rc < 0 && lerr) { /* the leader's refusal */
+		r->err = *lerr;
 		complete(r, rc);
 		return;
 	}
-	if (r->kind == R_MEMBER_ADD && s->peer) /* the leader talks to it from now on */
-		peer_transport_set_peer(s->peer, r->member_id, r->url);
+	if (rc < 0) {
+		kc_err_set(&r->err, -KC_ETIMEDOUT,
+			   "forwarding to the leader failed (%s); outcome unknown",
+			   kc_strerror(rc));
+		complete(r, -KC_ETIMEDOUT);
+		return;
+	}
+	r->index = index;
+	r->term = term;
+	if (index > s->applied) {
+		kc_list_push_back(&s->proposals, &r->link); /* apply_committed answers it */
+		return;
+	}
+	/* Applied here before the leader's answer came back. */
+	uint64_t t = 0;
+	if (raft_log_term_at(s->raft, index, &t) < 0) {
+		kc_err_set(&r->err, -KC_ETIMEDOUT,
+			   "entry %" PRIu64 " no longer known; outcome unknown", index);
+		complete(r, -KC_ETIMEDOUT);
+	} else if (t != term) {
+		kc_err_set(&r->err, -KC_EUNAVAIL,
+			   "membership change lost in a leader change; retry");
+		complete(r, -KC_EUNAVAIL);
+	} else {
+		conf_done(s, r);
+	}
+}
+
+/* A follower hands a membership change to the leader, then waits to apply it. */
+static void forward_conf(struct store *s, struct req *r)
+{
+	struct peer_conf_change cc = {
+		.kind = r->kind == R_MEMBER_ADD	     ? PEER_CONF_ADD
+			: r->kind == R_MEMBER_REMOVE ? PEER_CONF_REMOVE
+						     : PEER_CONF_PROMOTE,
+		.id = r->member_id,
+	};
+	if (r->kind == R_MEMBER_ADD) {
+		snprintf(cc.name, sizeof cc.name, "%s", r->name);
+		snprintf(cc.peer_url, sizeof cc.peer_url, "%s", r->url);
+	}
+	struct fwd_ctx *f = xcalloc(1, sizeof *f);
+	f->s = s;
+	f->r = r;
+	r->fwd = f;
+	if (!r->deadline_ms)
+		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+	kc_list_push_back(&s->forwarding, &r->link);
+	peer_transport_conf_change(s->peer, s->lead, &cc, on_conf_forwarded, f);
+}
+
+/* Leader side of a forwarded membership change. */
+static int on_peer_conf(void *arg, const struct peer_conf_change *cc, uint64_t *index,
+			uint64_t *term, struct kc_err *err)
+{
+	struct store *s = arg;
+	if (s->closing)
+		return kc_err_set(err, -KC_ECLOSED, "store is closing");
+	if (s->broken) {
+		*err = s->broken_err;
+		return s->broken;
+	}
+	if (s->role != RAFT_LEADER)
+		return kc_err_set(err, -KC_EUNAVAIL, "not the leader");
+	enum req_kind kind = cc->kind == PEER_CONF_ADD	    ? R_MEMBER_ADD
+			     : cc->kind == PEER_CONF_REMOVE ? R_MEMBER_REMOVE
+							    : R_MEMBER_PROMOTE;
+	struct raft_proposal p;
+	int rc = conf_propose(s, kind, cc->id, cc->name, cc->peer_url, &p, err);
+	if (rc < 0)
+		return rc;
+	*index = p.index;
+	*term = p.term;
+	return 0;
+}
+
+static void propose_conf(struct store *s, struct req *r)
+{
+	if (s->role != RAFT_LEADER && s->lead != RAFT_NONE && s->peer) {
+		forward_conf(s, r);
+		return;
+	}
+	struct raft_proposal p;
+	int rc = conf_propose(s, r->kind, r->member_id, r->name, r->url, &p, &r->err);
+	if (rc == -KC_EUNAVAIL) {
+		kc_err_clear(&r->err);
+		wait_leader(s, r); /* no leader yet, or one on its way */
+		return;
+	}
+	if (rc < 0) {
+		complete(r, rc);
+		return;
+	}
 	r->index = p.index;
 	r->term = p.term;
 	r->deadline_ms = now_ms(s) + s->request_timeout_ms;
 	kc_list_push_back(&s->proposals, &r->link);
-	kick(s);
 }
 
 static void on_forwarded(void *arg, int rc, uint64_t index, uint64_t term)
@@ -1455,13 +1580,8 @@ static int apply_committed(struct store *s, const struct raft_entry *committed, 
 			r->res = res[slot[i]];
 			memset(&res[slot[i]], 0, sizeof res[0]);
 		} else {
-			members_fill(s, r);
-			struct store_member *d = dir_find(s, r->member_id);
-			if (d)
-				r->changed = *d;
-			r->changed.id = r->member_id;
-			r->changed.learner = r->kind == R_MEMBER_ADD;
-			r->has_changed = true;
+			conf_done(s, r);
+			continue;
 		}
 		complete(r, 0);
 	}
@@ -2176,6 +2296,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 		.recv = on_peer_msg,
 		.unreachable = on_peer_unreachable,
 		.propose = on_peer_propose,
+		.conf = on_peer_conf,
 		.keepalive = on_peer_keepalive,
 		.members = members_lines,
 		.is_removed = peer_is_removed,

@@ -4,6 +4,7 @@
  * acknowledged write kept). */
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -22,10 +23,12 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "net/http_client.h"
 #include "net/loop.h"
 #include "lib/vec.h"
 #include "lib/x509.h"
 #include "net/tls.h"
+#include "store/peer.h"
 #include "store/raft_sqlite.h"
 #include "store/store.h"
 
@@ -753,6 +756,53 @@ static void on_member(void *arg, int rc, const struct store_member *members, siz
 		print_message("member change: %s\n", err->msg);
 }
 
+struct msig {
+	bool done;
+	int rc;
+	size_t n;
+	char sig[512]; /* "ID:ROLE " per member, in the member list's order */
+};
+
+static void on_msig(void *arg, int rc, const struct store_member *members, size_t n,
+		    const struct store_member *changed, const struct kc_err *err)
+{
+	(void)changed;
+	(void)err;
+	struct msig *d = arg;
+	d->done = true;
+	d->rc = rc;
+	d->n = n;
+	size_t off = 0;
+	for (size_t i = 0; rc == 0 && i < n && off < sizeof d->sig; i++)
+		off += (size_t)snprintf(d->sig + off, sizeof d->sig - off, "%016" PRIx64 ":%c ",
+					members[i].id, members[i].learner ? 'l' : 'v');
+}
+
+/* Every open member lists the same n members (each applies the change in its own time). */
+static void members_agree(struct cluster *c, size_t n)
+{
+	uint64_t end = kc_mono_ms(kc_clock_real()) + 8000;
+	char first[512] = "";
+	while (kc_mono_ms(kc_clock_real()) < end) {
+		bool agree = true;
+		first[0] = 0;
+		for (int i = 0; i <= N && agree; i++) {
+			if (!c->s[i])
+				continue;
+			struct msig d = {0};
+			store_member_list(c->s[i], L, on_msig, &d);
+			run_until(&d.done, 5000);
+			agree = d.done && d.rc == 0 && d.n == n &&
+				(!first[0] || !strcmp(first, d.sig));
+			snprintf(first, sizeof first, "%s", d.sig);
+		}
+		if (agree)
+			return;
+		usleep(20000);
+	}
+	fail_msg("members never agreed on %zu members (last: %s)", n, first);
+}
+
 static void on_done(void *arg, int rc, const struct kc_err *err)
 {
 	struct mdone *d = arg;
@@ -916,14 +966,42 @@ static void test_cluster(void **state)
 	wait_value(c.s[lead], "key59", "val59");
 	expect(c.s[lead], "key05", "val05", true);
 
-	/* a fourth member joins as a learner, catches up, and is promoted */
-	struct mdone md = {0};
-	store_member_add(c.s[lead2], L, c.name[N], c.url[N], on_member, &md);
+	/* the peer port answers a garbled membership change 400, with why */
+	char cid[32], conf_url[96];
+	snprintf(cid, sizeof cid, "%016" PRIx64, status(c.s[lead2]).cluster_id);
+	snprintf(conf_url, sizeof conf_url, "%s/raft/conf", c.url[lead2]);
+	struct http_client_header ch[1] = {{"X-Kc-Cluster", cid}};
+	struct http_client_config hc = {.connect_timeout_ms = 2000, .request_timeout_ms = 5000};
+	struct http_client_response hr = {0};
+	struct kc_err herr;
+	assert_int_equal(http_client_do(&hc, "POST", conf_url, ch, 1, "grow 1\n", 7, &hr, &herr),
+			 0);
+	assert_int_equal(hr.status, 400);
+	assert_non_null(strstr(hr.body, "unknown kind"));
+	http_client_response_free(&hr);
+
+	/* A change sent to a follower is forwarded to the leader; a refusal comes back as the
+	 * leader gave it (here: removing a member that is not one). */
+	struct mdone md = {0}, mr = {0};
+	store_member_remove(c.s[lead2], L, 42, on_member, &md);
+	store_member_remove(c.s[lead], L, 42, on_member, &mr);
+	run_until(&md.done, 5000);
+	run_until(&mr.done, 5000);
+	assert_true(md.done && mr.done);
+	assert_int_equal(md.rc, -KC_EINVAL);
+	assert_int_equal(mr.rc, md.rc);
+	assert_string_equal(mr.err.msg, md.err.msg);
+
+	/* a fourth member joins as a learner (asked of a follower), catches up, and is promoted
+	 * (asked of a follower too) */
+	memset(&md, 0, sizeof md);
+	store_member_add(c.s[lead], L, c.name[N], c.url[N], on_member, &md);
 	run_until(&md.done, 5000);
 	assert_true(md.done);
 	assert_int_equal(md.rc, 0);
 	assert_int_equal(md.n, N + 1);
 	assert_true(md.changed_learner);
+	members_agree(&c, N + 1);
 	member_open(&c, N);
 	wait_value(c.s[N], "key59", "val59");
 	/* A learner still in snapshot/probe state or a few entries behind is refused with
@@ -932,7 +1010,7 @@ static void test_cluster(void **state)
 	bool promoted = false;
 	for (int tries = 0; tries < 100 && !promoted; tries++) {
 		memset(&md, 0, sizeof md);
-		store_member_promote(c.s[lead2], L, store_member_id(c.s[N]), on_member, &md);
+		store_member_promote(c.s[lead], L, store_member_id(c.s[N]), on_member, &md);
 		run_until(&md.done, 5000);
 		assert_true(md.done);
 		if (md.rc == 0) {
@@ -952,6 +1030,7 @@ static void test_cluster(void **state)
 		}
 	}
 	assert_true(promoted);
+	members_agree(&c, N + 1);
 	assert_int_equal(put(c.s[lead2], "after", "promote"), 0);
 	expect(c.s[N], "after", "promote", true);
 
@@ -966,18 +1045,69 @@ static void test_cluster(void **state)
 	assert_int_equal(put(c.s[N], "handed", "over"), 0);
 	expect(c.s[lead2], "handed", "over", true);
 
-	/* the first leader leaves the cluster; the others go on without it */
+	/* the first leader leaves the cluster (asked of a follower); the others go on without it */
 	memset(&md, 0, sizeof md);
-	store_member_remove(c.s[N], L, store_member_id(c.s[lead]), on_member, &md);
+	store_member_remove(c.s[lead2], L, store_member_id(c.s[lead]), on_member, &md);
 	run_until(&md.done, 5000);
 	assert_int_equal(md.rc, 0);
 	assert_int_equal(md.n, N);
 	store_close(c.s[lead]);
 	c.s[lead] = NULL;
+	members_agree(&c, N);
 	assert_int_equal(put(c.s[lead2], "removed", "one"), 0);
 	expect(c.s[N], "removed", "one", true);
 
 	cluster_free(&c);
+}
+
+/* The body of a forwarded membership change is untrusted: strict, bounded, canonical on output. */
+static void test_peer_conf_parse(void **state)
+{
+	(void)state;
+	struct peer_conf_change cc = {.kind = PEER_CONF_ADD, .id = 0xab}, got;
+	snprintf(cc.name, sizeof cc.name, "m 4");
+	snprintf(cc.peer_url, sizeof cc.peer_url, "https://10.0.0.4:2380");
+	struct kc_str b = KC_STR_INIT;
+	peer_conf_encode(&cc, &b);
+	struct kc_err err = {0};
+	assert_int_equal(peer_conf_parse(b.buf, b.len, &got, &err), 0);
+	assert_memory_equal(&cc, &got, sizeof cc);
+	kc_str_free(&b);
+	assert_int_equal(peer_conf_parse("promote 1f\n", 11, &got, &err), 0);
+	assert_int_equal(got.kind, PEER_CONF_PROMOTE);
+	assert_int_equal(got.id, 0x1f);
+	char big[PEER_CONF_BODY_MAX + 2];
+	memset(big, 'a', sizeof big);
+	char name[80];
+	memset(name, 'n', sizeof name);
+	const struct {
+		const char *body;
+		size_t len;
+	} bad[] = {
+		{"", 0},
+		{"remove 1f", 9},		    /* unterminated */
+		{"remove 0\n", 9},		    /* id 0 */
+		{"remove 1F\n", 10},		    /* not lower-case hex */
+		{"remove 12345678901234567\n", 25}, /* over 64 bits */
+		{"remove 1f\nx\n", 12},		    /* a name for remove */
+		{"add 1f\nname\n", 12},		    /* no URL */
+		{"add 1f\n\nhttp://h:1\n", 19},	    /* empty name */
+		{"add 1f\nna\tme\nhttp://h:1\n", 24},
+		{"add 1f\nn\nu\nextra\n", 17},
+		{"join 1f\n", 8},
+		{"remove\x00 1f\n", 11},
+		{big, sizeof big},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&err, 0, sizeof err);
+		if (peer_conf_parse(bad[i].body, bad[i].len, &got, &err) != -KC_EINVAL ||
+		    !err.msg[0])
+			fail_msg("bad body %zu accepted", i);
+	}
+	struct kc_str longname = KC_STR_INIT;
+	kc_str_addf(&longname, "add 1f\n%.*s\nhttp://h:1\n", (int)sizeof name, name);
+	assert_int_equal(peer_conf_parse(longname.buf, longname.len, &got, &err), -KC_EINVAL);
+	kc_str_free(&longname);
 }
 
 static int setup(void **state)
@@ -1000,10 +1130,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_raft_sqlite),    cmocka_unit_test(test_single_member),
-		cmocka_unit_test(test_crash_recovery), cmocka_unit_test(test_auto_compaction),
-		cmocka_unit_test(test_mvcc_behind_log),
-		cmocka_unit_test(test_cluster),	       cmocka_unit_test(test_cluster_tls),
+		cmocka_unit_test(test_peer_conf_parse), cmocka_unit_test(test_raft_sqlite),
+		cmocka_unit_test(test_single_member),	cmocka_unit_test(test_crash_recovery),
+		cmocka_unit_test(test_auto_compaction), cmocka_unit_test(test_mvcc_behind_log),
+		cmocka_unit_test(test_cluster),		cmocka_unit_test(test_cluster_tls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
