@@ -360,6 +360,8 @@ struct op {
 	char *alloc_del[MAX_ALLOCS];
 	unsigned ndel;
 	bool alloc_explicit;
+	cJSON *svc_spec;      /* create: the spec as asked for, which a retry plans from again */
+	bool svc_spec_saved;
 	struct kc_map used;   /* allocation keys in use (services) */
 	bool used_loaded;
 	/* list */
@@ -413,6 +415,7 @@ static void op_free(struct op *o)
 {
 	cJSON_Delete(o->obj);
 	cJSON_Delete(o->cur);
+	cJSON_Delete(o->svc_spec);
 	for (unsigned i = 0; i < o->nadd; i++)
 		free(o->alloc_add[i]);
 	for (unsigned i = 0; i < o->ndel; i++)
@@ -1363,6 +1366,17 @@ static void create_submit(struct op *o)
 	if (is_core(o->res, "services")) {
 		if (!o->used_loaded)
 			return load_used(o, create_used_done);
+		/* svc_plan writes the IP and node ports it picks into the spec: a retry after
+		 * one of them was taken meanwhile must pick again, not take them as asked for */
+		cJSON *spec = cJSON_GetObjectItemCaseSensitive(o->obj, "spec");
+		if (!o->svc_spec_saved) {
+			o->svc_spec = spec ? cJSON_Duplicate(spec, true) : NULL;
+			o->svc_spec_saved = true;
+		} else {
+			cJSON_DeleteItemFromObjectCaseSensitive(o->obj, "spec");
+			if (o->svc_spec)
+				kc_json_add(o->obj, "spec", cJSON_Duplicate(o->svc_spec, true));
+		}
 		struct api_error e = { 0 };
 		if (svc_plan(o, o->obj, &e) < 0)
 			return finish_err(o, &e);
