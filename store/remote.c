@@ -28,12 +28,15 @@
 #define RETRY_DELAY_MS	      200u
 #define WATCH_RETRY_MAX_MS    2000u
 #define WATCH_HEAD_TIMEOUT_MS 10000u
+#define DEF_WATCH_MAX_EVENTS  10000u	     /* as the in-process hub's watcher queue */
+#define DEF_WATCH_MAX_BYTES   (64u << 20)
 
 struct kv_remote {
 	char *endpoints[REMOTE_ENDPOINTS_MAX];
 	size_t nendpoints;
 	size_t current; /* remote thread: the endpoint that answered last */
 	unsigned timeout_ms;
+	size_t watch_max_events, watch_max_bytes;
 	struct tls_client_config *tls;
 	struct loop *loop;
 	struct http_client *http;
@@ -73,8 +76,22 @@ struct rreq {
 	struct mvcc_range_resp range;
 };
 
+/* What a watch has posted to its reply loop and the loop has not consumed yet: shared by the
+ * watch (remote thread) and its deliveries (reply loop), freed by the last of them. */
+struct wflow {
+	atomic_size_t events, bytes;
+	atomic_int refs;
+};
+
+static void wflow_unref(struct wflow *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) == 1)
+		free(f);
+}
+
 struct rwatch {
 	struct kc_list link;
+	struct wflow *flow;
 	struct kv_remote *r;
 	int64_t id;
 	struct loop *reply_loop;
@@ -99,6 +116,8 @@ struct wdeliver {
 	bool final; /* the NULL callback */
 	struct watch_resp resp;
 	struct mvcc_events events;
+	struct wflow *flow;
+	size_t bytes; /* counted in flow */
 };
 
 /* ---- endpoints and retries ---- */
@@ -294,6 +313,9 @@ static void deliver_run(struct loop *l, struct loop_msg *m)
 {
 	(void)l;
 	struct wdeliver *d = m->data;
+	atomic_fetch_sub(&d->flow->events, d->resp.nevents);
+	atomic_fetch_sub(&d->flow->bytes, d->bytes);
+	wflow_unref(d->flow);
 	d->cb(d->arg, d->final ? NULL : &d->resp);
 	free(d->resp.events);
 	mvcc_events_free(&d->events);
@@ -305,6 +327,10 @@ static void deliver(struct rwatch *w, struct wdeliver *d)
 	d->cb = w->cb;
 	d->arg = w->arg;
 	d->resp.watch_id = w->id;
+	d->flow = w->flow;
+	atomic_fetch_add(&w->flow->refs, 1);
+	atomic_fetch_add(&w->flow->events, d->resp.nevents);
+	atomic_fetch_add(&w->flow->bytes, d->bytes);
 	loop_msg_init(&d->msg, deliver_run, d);
 	loop_post(w->reply_loop, &d->msg);
 }
@@ -329,6 +355,7 @@ static void watch_finish(struct rwatch *w)
 	deliver(w, d);
 	kc_list_del(&w->link);
 	kc_str_free(&w->line);
+	wflow_unref(w->flow);
 	free(w->keybuf);
 	free(w);
 }
@@ -425,12 +452,24 @@ static bool watch_message(struct rwatch *w, const char *line, size_t len)
 		mvcc_events_init(&m.events);
 		if (last + 1 > w->next_rev)
 			w->next_rev = last + 1;
+		d->bytes = len;
 		if (n)
 			deliver(w, d);
 		else {
 			free(d->resp.events);
 			mvcc_events_free(&d->events);
 			free(d);
+		}
+		/* A reply loop that does not keep up (a stuck client of the API server): as the
+		 * in-process hub does, its watch ends rather than queueing without bound; the
+		 * watcher re-lists. */
+		size_t qe = atomic_load(&w->flow->events), qb = atomic_load(&w->flow->bytes);
+		if (qe > w->r->watch_max_events || qb > w->r->watch_max_bytes) {
+			char why[128];
+			snprintf(why, sizeof why, "watcher too slow: %zu events (%zu bytes) pending",
+				 qe, qb);
+			watch_canceled(w, -KC_ELIMIT, 0, why);
+			ok = false;
 		}
 	} else if (m.header_revision > 0 && w->next_rev > 0 &&
 		   m.header_revision + 1 > w->next_rev) {
@@ -557,6 +596,8 @@ static void r_watch(void *impl, struct loop *l, const struct watch_create_req *r
 	w->r = r;
 	w->id = (int64_t)atomic_fetch_add(&r->next_watch_id, 1);
 	w->reply_loop = l;
+	w->flow = xcalloc(1, sizeof(*w->flow));
+	atomic_init(&w->flow->refs, 1);
 	w->cb = cb;
 	w->arg = arg;
 	w->req = *req;
@@ -661,6 +702,8 @@ int kv_remote_open(const struct kv_remote_config *cfg, struct kv_remote **out, s
 	kc_list_init(&r->watches);
 	atomic_init(&r->next_watch_id, 1);
 	r->timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DEF_TIMEOUT_MS;
+	r->watch_max_events = cfg->watch_max_events ? cfg->watch_max_events : DEF_WATCH_MAX_EVENTS;
+	r->watch_max_bytes = cfg->watch_max_bytes ? cfg->watch_max_bytes : DEF_WATCH_MAX_BYTES;
 	r->tls = cfg->tls;
 	const char *s = cfg->endpoints ? cfg->endpoints : "";
 	while (*s) {

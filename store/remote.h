@@ -37,6 +37,9 @@ struct kv_remote_config {
 	struct tls_client_config *tls; /* for https endpoints (borrowed; must outlive); NULL:
 					  * https endpoints are refused */
 	unsigned request_timeout_ms;   /* per unary request, retries included; 0 = 10000 */
+	/* A watch whose reply loop leaves more than this many events or bytes unconsumed is
+	 * canceled with -KC_ELIMIT (as the in-process hub's watchers). 0 = 10000 / 64 MiB. */
+	size_t watch_max_events, watch_max_bytes;
 };
 
 /* Parses the endpoints and starts the thread. Does not contact the store. Returns 0 with *out

@@ -2327,6 +2327,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 	s->door->loop = s->loop;
 	s->door->m = s->mvcc;
 	atomic_init(&s->door->refs, 1);
+	uint64_t applied = s->applied; /* the store thread owns s from here */
 	if ((rc = pthread_create(&s->thread, NULL, store_main, s)) != 0) {
 		rc = kc_err_set(err, -rc, "store: thread: %s", strerror(rc));
 		goto fail;
@@ -2334,7 +2335,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 	s->thread_started = true;
 	log_info("store: %s: member %016" PRIx64 " of cluster %016" PRIx64 " open, applied %" PRIu64
 		 ", peer port %u",
-		 s->name, s->id, s->cluster_id, s->applied, s->peer_port);
+		 s->name, s->id, s->cluster_id, applied, s->peer_port);
 	*out = s;
 	return 0;
 fail:

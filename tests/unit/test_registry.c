@@ -269,7 +269,8 @@ static int setup(void **state)
 		/* a dead endpoint first: requests move on to the live one */
 		snprintf(eps, sizeof eps, "http://127.0.0.1:1,http://127.0.0.1:%u",
 			 http_server_port(GS));
-		struct kv_remote_config kc = { .endpoints = eps };
+		/* a small queue bound, for test_watch_slow */
+		struct kv_remote_config kc = { .endpoints = eps, .watch_max_events = 32 };
 		assert_int_equal(kv_remote_open(&kc, &RK, &err), 0);
 		kv_remote_kv(RK, &KV);
 	} else {
@@ -649,6 +650,60 @@ static void test_watch_order(void **state)
 	kc_str_free(&w.log);
 }
 
+struct wslow {
+	unsigned events;
+	int cancel_code;
+	bool closed;
+};
+
+static void on_watch_slow(void *arg, struct watch_resp *resp)
+{
+	struct wslow *w = arg;
+	if (!resp)
+		w->closed = true;
+	else if (resp->kind == WATCH_RESP_CANCELED)
+		w->cancel_code = resp->cancel_code;
+	else
+		w->events += (unsigned)resp->nevents;
+}
+
+/* A watch whose reply loop does not run while events arrive is ended with -KC_ELIMIT once its
+ * queue passes the bound, instead of queueing without limit (the remote store's watch; the
+ * in-process hub's bound is its own test's, test_watch). */
+static void test_watch_slow(void **state)
+{
+	(void)state;
+	if (!REMOTE)
+		skip();
+	struct loop *stuck = loop_new(NULL);
+	struct wslow w = { 0 };
+	char prefix[256];
+	registry_key(&CONFIGMAPS, "wslow", NULL, prefix, sizeof prefix);
+	uint8_t end[256];
+	size_t n = mvcc_prefix_end(prefix, strlen(prefix), end);
+	struct watch_create_req wr = { .key = prefix, .key_len = strlen(prefix), .range_end = end,
+				       .range_end_len = n };
+	int64_t id = 0;
+	kv_watch(&KV, stuck, &wr, on_watch_slow, &w, &id);
+	struct res r = create(&NAMESPACES, "", "{\"metadata\":{\"name\":\"wslow\"}}");
+	res_free(&r);
+	/* the watch stream is set up on the remote thread: events start at its creation */
+	usleep(200000);
+	for (int i = 0; i < 80; i++) {
+		char body[64];
+		snprintf(body, sizeof body, "{\"metadata\":{\"name\":\"c%d\"}}", i);
+		r = create(&CONFIGMAPS, "wslow", body);
+		assert_int_equal(r.code, 200);
+		res_free(&r);
+	}
+	for (int i = 0; i < 500 && !w.closed; i++)
+		loop_run_once(stuck, 10);
+	assert_true(w.closed);
+	assert_int_equal(w.cancel_code, -KC_ELIMIT);
+	assert_true(w.events > 0 && w.events < 80);
+	loop_free(stuck);
+}
+
 #define NSVC 24
 
 static void test_service_allocation(void **state)
@@ -741,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_finalizers_and_graceful),
 		cmocka_unit_test(test_list_paging),
 		cmocka_unit_test(test_watch_order),
+		cmocka_unit_test(test_watch_slow),
 		cmocka_unit_test(test_service_allocation),
 		cmocka_unit_test(test_status_subresource),
 	};
