@@ -161,7 +161,7 @@ devices() { # NAME ROOT_FLAGS...
 	name=$1
 	shift
 	out=$(RUN --rm "$@" -- sh -c 'head -c1 /dev/zero | wc -c; mknod /dev/z2 c 1 5 &&
-		head -c1 /dev/z2 | wc -c; mknod /dev/lc c 10 237 && head -c0 /dev/lc; echo "rc=$?";
+		head -c1 /dev/z2 | wc -c; mknod /dev/lc c 10 237 && head -c0 /dev/lc 2>&1; echo "rc=$?";
 		grep -c "^0::/$" /proc/self/cgroup' 2>&1)
 	echo "$out" | head -n 4 | tr '\n' ' ' |
 		grep -qx "1 1 head: /dev/lc: Operation not permitted rc=1 " &&
