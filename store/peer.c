@@ -232,7 +232,7 @@ static int ttl_num(const char *b, size_t n, long long min, long long max, long l
 void peer_ttl_encode(int rc, const struct mvcc_lease_info *info, const struct mvcc_range_resp *keys,
 		     const char *msg, struct kc_str *out)
 {
-	char lim[KC_ERRMSG_MAX], m[KC_ERRMSG_MAX];
+	char lim[KC_ERRMSG_MAX];
 	size_t n = rc == 0 && keys ? keys->nkvs : 0, bytes = 0;
 	for (size_t i = 0; i < n; i++)
 		bytes += keys->kvs[i].key_len;
@@ -247,8 +247,11 @@ void peer_ttl_encode(int rc, const struct mvcc_lease_info *info, const struct mv
 	if (rc < 0) {
 		if (!msg || !*msg)
 			msg = mvcc_strerror(rc);
-		kc_excerpt(m, sizeof m, msg, strlen(msg));
-		kc_str_addf(out, "%d 0 0 0 0\n%s", rc, m);
+		kc_str_addf(out, "%d 0 0 0 0\n", rc);
+		for (size_t i = 0; i < KC_ERRMSG_MAX - 1 && msg[i]; i++) { /* as parse takes it */
+			bool ctl = (unsigned char)msg[i] < 0x20 || msg[i] == 0x7f;
+			kc_str_addc(out, ctl ? '?' : msg[i]);
+		}
 		return;
 	}
 	kc_str_addf(out, "0 %" PRId64 " %" PRId64 " %" PRId64 " %zu\n", info->id, info->ttl,
