@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #define KEEPALIVE_PATH "/raft/keepalive"
 #define MEMBERS_PATH   "/raft/members"
 #define CONF_PATH      "/raft/conf"
+#define TTL_PATH       "/raft/ttl"
 
 struct peer {
 	uint64_t id;
@@ -35,6 +37,7 @@ struct peer {
 	char *propose_url;     /* base URL + PROPOSE_PATH */
 	char *keepalive_url;   /* base URL + KEEPALIVE_PATH */
 	char *conf_url;	       /* base URL + CONF_PATH */
+	char *ttl_url;	       /* base URL + TTL_PATH */
 	struct kc_str pending; /* encoded messages waiting for the next batch */
 	struct http_client_req *inflight;
 	struct peer_transport *owner;
@@ -71,6 +74,7 @@ static void peer_free(struct peer *pr)
 	free(pr->propose_url);
 	free(pr->keepalive_url);
 	free(pr->conf_url);
+	free(pr->ttl_url);
 	free(pr);
 }
 
@@ -209,6 +213,156 @@ static void handle_conf(struct peer_transport *p, struct http_req *req)
 	http_respond(req, 200, "text/plain", body, (size_t)n);
 }
 
+/* A decimal field b[0..n): an optional '-' and digits without a leading zero, within [min, max];
+ * 0 or -KC_EPROTO. */
+static int ttl_num(const char *b, size_t n, long long min, long long max, long long *out)
+{
+	char buf[24];
+	size_t i = n && b[0] == '-';
+	if (n == i || n >= sizeof buf || (b[i] == '0' && n > i + 1))
+		return -KC_EPROTO;
+	for (size_t j = i; j < n; j++)
+		if (b[j] < '0' || b[j] > '9')
+			return -KC_EPROTO;
+	memcpy(buf, b, n);
+	buf[n] = 0;
+	return kc_parse_i64(buf, min, max, out) < 0 ? -KC_EPROTO : 0;
+}
+
+void peer_ttl_encode(int rc, const struct mvcc_lease_info *info, const struct mvcc_range_resp *keys,
+		     const char *msg, struct kc_str *out)
+{
+	char lim[KC_ERRMSG_MAX];
+	size_t n = rc == 0 && keys ? keys->nkvs : 0, bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += keys->kvs[i].key_len;
+	if (n > PEER_TTL_KEYS_MAX || bytes > PEER_TTL_KEY_BYTES_MAX) {
+		snprintf(lim, sizeof lim,
+			 "lease %" PRId64 " has %zu keys of %zu bytes, over the %d keys of %d bytes "
+			 "a member passes on: ask the leader",
+			 info->id, n, bytes, PEER_TTL_KEYS_MAX, PEER_TTL_KEY_BYTES_MAX);
+		rc = -KC_ELIMIT;
+		msg = lim;
+	}
+	if (rc < 0) {
+		if (!msg || !*msg)
+			msg = mvcc_strerror(rc);
+		kc_str_addf(out, "%d 0 0 0 0\n", rc);
+		for (size_t i = 0; i < KC_ERRMSG_MAX - 1 && msg[i]; i++) { /* as parse takes it */
+			bool ctl = (unsigned char)msg[i] < 0x20 || msg[i] == 0x7f;
+			kc_str_addc(out, ctl ? '?' : msg[i]);
+		}
+		return;
+	}
+	kc_str_addf(out, "0 %" PRId64 " %" PRId64 " %" PRId64 " %zu\n", info->id, info->ttl,
+		    info->remaining, n);
+	for (size_t i = 0; i < n; i++) {
+		kc_str_addf(out, "%zu ", keys->kvs[i].key_len);
+		kc_str_add(out, keys->kvs[i].key, keys->kvs[i].key_len);
+		kc_str_addc(out, '\n');
+	}
+}
+
+static int ttl_bad(struct mvcc_range_resp *keys, struct kc_err *err, const char *what)
+{
+	mvcc_range_resp_free(keys);
+	return kc_err_set(err, -KC_EPROTO, "time-to-live answer: %s", what);
+}
+
+int peer_ttl_parse(const void *body, size_t len, int *code, struct mvcc_lease_info *info,
+		   struct mvcc_range_resp *keys, struct kc_err *err)
+{
+	static const long long lo[5] = {INT_MIN, 0, 0, 0, 0};
+	static const long long hi[5] = {0, INT64_MAX, INT64_MAX, INT64_MAX, PEER_TTL_KEYS_MAX};
+	const char *b = body, *end = b + len, *nl = len ? memchr(b, '\n', len) : NULL;
+	long long v[5];
+	memset(info, 0, sizeof *info);
+	memset(keys, 0, sizeof *keys);
+	*code = 0;
+	if (len > PEER_TTL_BODY_MAX)
+		return kc_err_set(err, -KC_EPROTO, "time-to-live answer over %d bytes",
+				  PEER_TTL_BODY_MAX);
+	if (!nl)
+		return ttl_bad(keys, err, "no first line");
+	const char *f = b;
+	for (int i = 0; i < 5; i++) {
+		const char *e = i < 4 ? memchr(f, ' ', (size_t)(nl - f)) : nl;
+		if (!e || ttl_num(f, (size_t)(e - f), lo[i], hi[i], &v[i]) < 0)
+			return ttl_bad(keys, err, "want \"RC ID TTL REMAINING NKEYS\"");
+		f = e + 1;
+	}
+	const char *p = nl + 1;
+	if (v[0] < 0) {
+		size_t n = (size_t)(end - p);
+		if (v[1] || v[2] || v[3] || v[4] || n == 0 || n >= sizeof err->msg)
+			return ttl_bad(keys, err, "bad refusal");
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+				return ttl_bad(keys, err, "control character in the refusal");
+		*code = (int)v[0];
+		kc_err_set(err, *code, "%.*s", (int)n, p);
+		return 0;
+	}
+	if (!v[1])
+		return ttl_bad(keys, err, "lease id 0");
+	if (v[4] > (end - p) / 3) /* each key takes at least "0 \n" */
+		return ttl_bad(keys, err, "fewer keys than announced");
+	info->id = v[1];
+	info->ttl = v[2];
+	info->remaining = v[3];
+	keys->kvs = v[4] ? xcalloc((size_t)v[4], sizeof *keys->kvs) : NULL;
+	size_t bytes = 0;
+	for (long long i = 0; i < v[4]; i++) {
+		size_t room = (size_t)(end - p);
+		const char *sp = memchr(p, ' ', room < 9 ? room : 9);
+		long long kl;
+		if (!sp || ttl_num(p, (size_t)(sp - p), 0, PEER_TTL_KEY_BYTES_MAX, &kl) < 0 ||
+		    kl > end - sp - 2 || sp[1 + kl] != '\n')
+			return ttl_bad(keys, err, "bad key");
+		bytes += (size_t)kl;
+		if (bytes > PEER_TTL_KEY_BYTES_MAX)
+			return ttl_bad(keys, err, "keys over the byte limit");
+		struct mvcc_kv *kv = &keys->kvs[keys->nkvs++];
+		kv->key = xmalloc((size_t)kl + 2); /* one block: key, '\0', value "" (mvcc_kv) */
+		memcpy(kv->key, sp + 1, (size_t)kl);
+		kv->key[kl] = kv->key[kl + 1] = 0;
+		kv->key_len = (size_t)kl;
+		kv->value = kv->key + kl + 1;
+		kv->lease = info->id;
+		p = sp + 2 + kl;
+	}
+	if (p != end)
+		return ttl_bad(keys, err, "bytes after the last key");
+	keys->count = (int64_t)keys->nkvs;
+	return 0;
+}
+
+/* Body "LEASE-ID 0|1" (keys wanted); answers peer_ttl_encode's body (200), or 400. */
+static void handle_ttl(struct peer_transport *p, struct http_req *req)
+{
+	const char *b = req->body;
+	size_t n = req->body_len;
+	const char *sp = n ? memchr(b, ' ', n) : NULL;
+	long long id = 0;
+	if (!sp || n - (size_t)(sp - b) != 2 || (sp[1] != '0' && sp[1] != '1') ||
+	    ttl_num(b, (size_t)(sp - b), 1, INT64_MAX, &id) < 0) {
+		static const char want[] = "time-to-live: want \"LEASE-ID 0|1\"\n";
+		log_warn("peer: bad time-to-live request from %s", http_req_peer_str(req));
+		http_respond(req, 400, "text/plain", want, sizeof want - 1);
+		return;
+	}
+	struct mvcc_lease_info info = {0};
+	struct mvcc_range_resp keys = {0};
+	struct kc_err err = {0};
+	int rc = p->cfg.ttl ? p->cfg.ttl(p->cfg.arg, id, sp[1] == '1', &info, &keys, &err)
+			    : kc_err_set(&err, -KC_EUNAVAIL, "time-to-live is not served here");
+	struct kc_str out = KC_STR_INIT;
+	peer_ttl_encode(rc, &info, &keys, err.msg, &out);
+	http_respond(req, 200, "text/plain", out.buf, out.len);
+	kc_str_free(&out);
+	mvcc_range_resp_free(&keys);
+}
+
 /* A verified client certificate carrying the required O value. */
 static bool peer_allowed(const struct peer_transport *p, const struct http_req *req)
 {
@@ -248,8 +402,10 @@ static void handle(struct http_req *req, void *arg)
 	bool propose = strcmp(req->path, PROPOSE_PATH) == 0;
 	bool keepalive = strcmp(req->path, KEEPALIVE_PATH) == 0;
 	bool conf = strcmp(req->path, CONF_PATH) == 0;
+	bool ttl = strcmp(req->path, TTL_PATH) == 0;
 	bool members = strcmp(req->path, MEMBERS_PATH) == 0 && p->cfg.members;
-	if (!propose && !keepalive && !conf && !members && strcmp(req->path, PEER_PATH) != 0) {
+	if (!propose && !keepalive && !conf && !ttl && !members &&
+	    strcmp(req->path, PEER_PATH) != 0) {
 		http_respond(req, 404, "text/plain", "not found\n", 10);
 		return;
 	}
@@ -279,6 +435,10 @@ static void handle(struct http_req *req, void *arg)
 	}
 	if (conf) {
 		handle_conf(p, req);
+		return;
+	}
+	if (ttl) {
+		handle_ttl(p, req);
 		return;
 	}
 	const uint8_t *b = (const uint8_t *)req->body;
@@ -404,15 +564,18 @@ void peer_transport_set_peer(struct peer_transport *p, uint64_t id, const char *
 	char *prop = xasprintf("%.*s%s", (int)ul, url, PROPOSE_PATH);
 	char *ka = xasprintf("%.*s%s", (int)ul, url, KEEPALIVE_PATH);
 	char *conf = xasprintf("%.*s%s", (int)ul, url, CONF_PATH);
+	char *ttl = xasprintf("%.*s%s", (int)ul, url, TTL_PATH);
 	if (pr) {
 		free(pr->url);
 		free(pr->propose_url);
 		free(pr->keepalive_url);
 		free(pr->conf_url);
+		free(pr->ttl_url);
 		pr->url = full;
 		pr->propose_url = prop;
 		pr->keepalive_url = ka;
 		pr->conf_url = conf;
+		pr->ttl_url = ttl;
 		return;
 	}
 	pr = xcalloc(1, sizeof *pr);
@@ -421,6 +584,7 @@ void peer_transport_set_peer(struct peer_transport *p, uint64_t id, const char *
 	pr->propose_url = prop;
 	pr->keepalive_url = ka;
 	pr->conf_url = conf;
+	pr->ttl_url = ttl;
 	pr->owner = p;
 	kc_str_init(&pr->pending);
 	kc_vec_push(&p->peers, &pr);
@@ -443,6 +607,7 @@ struct fwd {
 	struct loop_msg msg; /* for failures before the request starts */
 	peer_forward_cb cb;
 	peer_conf_cb conf_cb; /* instead of cb for membership changes */
+	peer_ttl_cb ttl_cb;   /* instead of cb for time-to-live */
 	void *arg;
 	int rc;
 };
@@ -484,6 +649,21 @@ static void fwd_done(struct http_client_req *req, int rc, struct http_client_res
 		free(f);
 		return;
 	}
+	if (f->ttl_cb) {
+		struct kc_err lerr = {0};
+		struct mvcc_lease_info info;
+		struct mvcc_range_resp keys = {0};
+		int code = 0;
+		if (rc == 0 && resp->status != 200)
+			rc = -KC_EPROTO;
+		else if (rc == 0 && (rc = peer_ttl_parse(resp->body, resp->body_len, &code, &info,
+							 &keys, &lerr)) == 0)
+			rc = code;
+		f->ttl_cb(f->arg, rc, rc == 0 ? &info : NULL, &keys, lerr.code ? &lerr : NULL);
+		mvcc_range_resp_free(&keys);
+		free(f);
+		return;
+	}
 	if (rc == 0) {
 		int code = 0;
 		if (resp->status != 200 || !resp->body ||
@@ -502,12 +682,14 @@ static void fwd_fail(struct loop *l, struct loop_msg *m)
 	struct fwd *f = m->data;
 	if (f->conf_cb)
 		f->conf_cb(f->arg, f->rc, 0, 0, NULL);
+	else if (f->ttl_cb)
+		f->ttl_cb(f->arg, f->rc, NULL, NULL, NULL);
 	else
 		f->cb(f->arg, f->rc, 0, 0);
 	free(f);
 }
 
-enum call_kind { CALL_PROPOSE, CALL_KEEPALIVE, CALL_CONF };
+enum call_kind { CALL_PROPOSE, CALL_KEEPALIVE, CALL_CONF, CALL_TTL };
 
 /* POSTs body to one of member 'to''s calls; the answer "rc a b" goes to f's callback. Takes
  * ownership of f. */
@@ -527,6 +709,7 @@ static void call(struct peer_transport *p, uint64_t to, enum call_kind kind, con
 		.method = "POST",
 		.url = kind == CALL_KEEPALIVE ? pr->keepalive_url
 		       : kind == CALL_CONF    ? pr->conf_url
+		       : kind == CALL_TTL     ? pr->ttl_url
 					      : pr->propose_url,
 		.headers = hdr,
 		.nheaders = 2,
@@ -575,6 +758,17 @@ void peer_transport_conf_change(struct peer_transport *p, uint64_t to,
 	f->arg = arg;
 	call(p, to, CALL_CONF, body.buf, body.len, f);
 	kc_str_free(&body);
+}
+
+void peer_transport_ttl(struct peer_transport *p, uint64_t to, int64_t id, bool keys,
+			peer_ttl_cb cb, void *arg)
+{
+	char body[32];
+	int n = snprintf(body, sizeof body, "%" PRId64 " %d", id, keys);
+	struct fwd *f = xcalloc(1, sizeof *f);
+	f->ttl_cb = cb;
+	f->arg = arg;
+	call(p, to, CALL_TTL, body, (size_t)n, f);
 }
 
 /* One line of GET /raft/members; 0 or -KC_EPROTO. */

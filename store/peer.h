@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "store/mvcc.h"
 #include "store/raft/raft.h"
 
 struct loop;
@@ -51,6 +52,21 @@ typedef int (*peer_conf_fn)(void *arg, const struct peer_conf_change *cc, uint64
  * with its code and message in err; err is NULL when none came (transport errors). */
 typedef void (*peer_conf_cb)(void *arg, int rc, uint64_t index, uint64_t term,
 			     const struct kc_err *err);
+/* Leader side of a forwarded lease time-to-live (POST /raft/ttl): 0 with *info and, when keys,
+ * the keys attached in *out (the transport frees them), or a negative code with err set
+ * (-KC_EUNAVAIL: not the leader; -MVCC_ELEASE_NOT_FOUND). */
+typedef int (*peer_ttl_fn)(void *arg, int64_t id, bool keys, struct mvcc_lease_info *info,
+			   struct mvcc_range_resp *out, struct kc_err *err);
+/* Follower side: the outcome of peer_transport_ttl: rc 0 with info and keys (the callee may take
+ * keys' contents, leaving it zeroed), or a negative code with the leader's message in err (NULL
+ * when none came: transport errors). */
+typedef void (*peer_ttl_cb)(void *arg, int rc, const struct mvcc_lease_info *info,
+			    struct mvcc_range_resp *keys, const struct kc_err *err);
+/* A time-to-live answer carries at most this many keys and key bytes (the leader answers
+ * -KC_ELIMIT instead); longer bodies are refused. */
+#define PEER_TTL_KEYS_MAX      10000
+#define PEER_TTL_KEY_BYTES_MAX (4 << 20)
+#define PEER_TTL_BODY_MAX      (PEER_TTL_KEY_BYTES_MAX + PEER_TTL_KEYS_MAX * 10 + 512)
 /* Follower side: the outcome of peer_transport_forward (index, term) or of
  * peer_transport_keepalive (ttl in 'a', b unused). */
 typedef void (*peer_forward_cb)(void *arg, int rc, uint64_t a, uint64_t b);
@@ -70,6 +86,7 @@ struct peer_config {
 	peer_propose_fn propose;         /* may be NULL: forwarded proposals are refused */
 	peer_keepalive_fn keepalive;     /* may be NULL: forwarded keepalives are refused */
 	peer_conf_fn conf;               /* may be NULL: forwarded membership changes are refused */
+	peer_ttl_fn ttl;                 /* may be NULL: forwarded time-to-live is refused */
 	peer_members_fn members;         /* may be NULL: GET /raft/members answers 404 */
 	/* Messages from a member this one knows was removed are not delivered: the batch is
 	 * answered 410, and a sender that gets 410 learns it was removed ('removed' runs, on the
@@ -118,6 +135,21 @@ void peer_transport_keepalive(struct peer_transport *p, uint64_t to, int64_t id,
  * the leader's refusal passed on (peer_conf_cb). cc is copied. */
 void peer_transport_conf_change(struct peer_transport *p, uint64_t to,
 				const struct peer_conf_change *cc, peer_conf_cb cb, void *arg);
+
+/* Asks member 'to' (the leader) for lease id's time-to-live, with its keys when keys; cb runs
+ * exactly once on the loop, never inside this call. */
+void peer_transport_ttl(struct peer_transport *p, uint64_t to, int64_t id, bool keys,
+			peer_ttl_cb cb, void *arg);
+
+/* The answer to POST /raft/ttl: "RC ID TTL REMAINING NKEYS\n" (decimal), then for RC < 0 the
+ * message, else NKEYS times "LEN KEY\n" (LEN raw bytes). encode appends to out the answer for
+ * rc (info and keys when 0, msg when negative; over the limits it answers -KC_ELIMIT); parse
+ * reads untrusted bytes: 0 with *code (0 with *info and *keys, free with mvcc_range_resp_free; or
+ * the leader's refusal with its message in err), or -KC_EPROTO with err saying what is wrong. */
+void peer_ttl_encode(int rc, const struct mvcc_lease_info *info,
+		     const struct mvcc_range_resp *keys, const char *msg, struct kc_str *out);
+int peer_ttl_parse(const void *body, size_t len, int *code, struct mvcc_lease_info *info,
+		   struct mvcc_range_resp *keys, struct kc_err *err);
 
 /* The body of POST /raft/conf: "add|remove|promote ID-hex\n", for add followed by
  * "NAME\nPEER_URL\n". encode appends to out (cc as parse accepts it); parse reads untrusted

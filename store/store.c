@@ -21,9 +21,10 @@
  * Followers forward proposals to the leader (POST /raft/propose on its peer port), which answers
  * the entry's (index, term); the follower then waits to apply that entry itself (mvcc is
  * deterministic, so its result is the leader's); results applied before the answer arrives are
- * kept a while in 'recent'. Lease keepalives are forwarded the same way (/raft/keepalive), and
- * membership changes (/raft/conf: the leader runs the checks and proposes; a refusal comes back
- * with its code and message).
+ * kept a while in 'recent'. Lease keepalives are forwarded the same way (/raft/keepalive), as
+ * is time-to-live (/raft/ttl: only the leader knows when a lease expires), and membership
+ * changes (/raft/conf: the leader runs the checks and proposes; a refusal comes back with its
+ * code and message).
  * Linearizable reads work on every member (raft forwards ReadIndex).
  *
  * Durability: raft.db is the durable record (synchronous=FULL: an entry is on disk before it
@@ -961,6 +962,64 @@ static int on_peer_keepalive(void *arg, int64_t id, int64_t *ttl)
 	return mvcc_lease_keepalive(s->mvcc, id, now_ms(s), ttl);
 }
 
+static void on_ttl_forwarded(void *arg, int rc, const struct mvcc_lease_info *info,
+			     struct mvcc_range_resp *keys, const struct kc_err *lerr)
+{
+	struct fwd_ctx *f = arg;
+	struct store *s = f->s;
+	struct req *r = f->r;
+	free(f);
+	if (!r)
+		return;
+	r->fwd = NULL;
+	kc_list_del(&r->link);
+	if (rc == -KC_EUNAVAIL || rc == -ECONNREFUSED) {
+		wait_leader(s, r);
+		return;
+	}
+	if (rc < 0 && lerr)
+		r->err = *lerr;
+	if (rc == 0) {
+		r->info = *info;
+		r->keys = *keys; /* taken */
+		memset(keys, 0, sizeof *keys);
+	}
+	complete(r, rc);
+}
+
+/* Time-to-live is the leader's in-memory expiry: a follower asks it. */
+static void forward_ttl(struct store *s, struct req *r)
+{
+	struct fwd_ctx *f = xcalloc(1, sizeof *f);
+	f->s = s;
+	f->r = r;
+	r->fwd = f;
+	if (!r->deadline_ms)
+		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+	kc_list_push_back(&s->forwarding, &r->link);
+	peer_transport_ttl(s->peer, s->lead, r->lease_id, r->with_keys, on_ttl_forwarded, f);
+}
+
+/* Lease id's time-to-live on the leader, with its keys when with_keys. */
+static int lease_ttl(struct store *s, int64_t id, bool with_keys, struct mvcc_lease_info *info,
+		     struct mvcc_range_resp *keys, struct kc_err *err)
+{
+	int rc = mvcc_lease_get(s->mvcc, id, now_ms(s), info);
+	if (rc == 0 && with_keys)
+		rc = mvcc_lease_keys(s->mvcc, id, keys, err);
+	return rc;
+}
+
+/* Leader side of a forwarded time-to-live. */
+static int on_peer_ttl(void *arg, int64_t id, bool keys, struct mvcc_lease_info *info,
+		       struct mvcc_range_resp *out, struct kc_err *err)
+{
+	struct store *s = arg;
+	if (s->closing || s->broken || s->role != RAFT_LEADER)
+		return kc_err_set(err, -KC_EUNAVAIL, "not the leader");
+	return lease_ttl(s, id, keys, info, out, err);
+}
+
 /* A follower hands a proposal to the leader, then waits to apply it locally: mvcc is
  * deterministic, so the local result is the leader's. */
 static void forward(struct store *s, struct req *r)
@@ -1117,6 +1176,8 @@ static void dispatch(struct store *s, struct req *r)
 				wait_leader(s, r);
 			else if (r->kind == R_KEEPALIVE && s->peer)
 				forward_keepalive(s, r);
+			else if (s->peer)
+				forward_ttl(s, r);
 			else
 				not_leader(s, r);
 			return;
@@ -1130,9 +1191,7 @@ static void dispatch(struct store *s, struct req *r)
 				r->info.remaining = ttl;
 			}
 		} else {
-			rc = mvcc_lease_get(s->mvcc, r->lease_id, now_ms(s), &r->info);
-			if (rc == 0 && r->with_keys)
-				rc = mvcc_lease_keys(s->mvcc, r->lease_id, &r->keys, &r->err);
+			rc = lease_ttl(s, r->lease_id, r->with_keys, &r->info, &r->keys, &r->err);
 		}
 		complete(r, rc);
 		return;
@@ -2298,6 +2357,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 		.propose = on_peer_propose,
 		.conf = on_peer_conf,
 		.keepalive = on_peer_keepalive,
+		.ttl = on_peer_ttl,
 		.members = members_lines,
 		.is_removed = peer_is_removed,
 		.removed = peer_says_removed,

@@ -165,7 +165,7 @@ void store_watch_progress(struct store *s, int64_t id);
 
 /* ---- leases (grant / revoke: store_submit with mvcc_cmd_encode_lease_*) ---------------------
  * Keepalive and time-to-live are answered by the leader from its in-memory expiry view
- * (keepalive is forwarded by followers; time-to-live completes with -KC_EUNAVAIL there). */
+ * (followers forward both to it). */
 typedef void (*store_lease_cb)(void *arg, int rc, const struct mvcc_lease_info *info,
 			       const struct mvcc_range_resp *keys, const struct kc_err *err);
 /* Completion: info->ttl = granted TTL, info->remaining = the renewed remaining TTL; keys NULL.

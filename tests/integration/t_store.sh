@@ -101,6 +101,26 @@ cluster() { # N [tls]
 	[ $i = 31 ] && pass "$TAG: 30 writes spread over all members" || fail "$TAG: 30 writes spread over all members" "stopped at $i"
 	got=$(kcs --endpoints "$(ep "$N")" ls /k/ | wc -l)
 	[ "$got" = 31 ] && pass "$TAG: the last member reads all writes" || fail "$TAG: the last member reads all writes" "$got keys"
+	# a lease's time-to-live is the leader's (it decides expiry): every member answers it the same,
+	# followers by asking the leader; an unknown lease is TTL -1 everywhere, as etcd answers
+	cu() { curl -s $([ "$MODE" = tls ] && echo --cacert "$T_TMP/c$TAG-m1/tls/ca.crt" \
+		--cert "$T_TMP/c$TAG-m1/tls/admin.crt" --key "$T_TMP/c$TAG-m1/tls/admin.key") \
+		-X POST "$(ep "$1")$2" -d "$3"; }
+	cu 1 /v3/lease/grant '{"ID":4242,"TTL":600}' >/dev/null
+	cu 2 /v3/kv/put '{"key":"L2xrL2E=","value":"eA==","lease":4242}' >/dev/null # /lk/a
+	bad=""
+	n=1
+	while [ $n -le "$N" ]; do
+		got=$(cu $n /v3/lease/timetolive '{"ID":4242,"keys":true}')
+		case $got in *'"ID":"4242","TTL":"'[1-9]*'","grantedTTL":"600","keys":["L2xrL2E="]}') ;;
+		*) bad="$bad m$n: $got" ;; esac
+		got=$(cu $n /v3/lease/timetolive '{"ID":4242}')
+		case $got in *'"ID":"4242","TTL":"'[1-9]*'","grantedTTL":"600"}') ;; *) bad="$bad m$n: $got" ;; esac
+		got=$(cu $n /v3/lease/timetolive '{"ID":4343,"keys":true}')
+		case $got in *'"ID":"4343","TTL":"-1"}') ;; *) bad="$bad m$n: $got" ;; esac
+		n=$((n + 1))
+	done
+	[ -z "$bad" ] && pass "$TAG: every member answers a lease's time-to-live (keys too)" || fail "$TAG: lease time-to-live on every member" "$bad"
 	if [ "$MODE" = tls ]; then
 		# the peer port takes only members' certificates; the admin's is refused
 		code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T_TMP/c$TAG-m1/tls/ca.crt" \

@@ -714,19 +714,30 @@ static void wait_value(struct store *s, const char *k, const char *want)
 struct ldone {
 	bool done;
 	int rc;
-	int64_t ttl;
+	int64_t ttl, remaining;
+	bool has_keys;
+	char keys[256]; /* one a line */
+	struct kc_err err;
 };
 
 static void on_lease(void *arg, int rc, const struct mvcc_lease_info *info,
 		     const struct mvcc_range_resp *keys, const struct kc_err *err)
 {
-	(void)keys;
-	(void)err;
 	struct ldone *d = arg;
 	d->done = true;
 	d->rc = rc;
-	if (info)
+	if (info) {
 		d->ttl = info->ttl;
+		d->remaining = info->remaining;
+	}
+	d->has_keys = keys != NULL;
+	for (size_t i = 0; keys && i < keys->nkvs; i++) {
+		size_t n = strlen(d->keys);
+		snprintf(d->keys + n, sizeof d->keys - n, "%.*s\n", (int)keys->kvs[i].key_len,
+			 (const char *)keys->kvs[i].key);
+	}
+	if (err)
+		d->err = *err;
 }
 
 struct mdone {
@@ -734,7 +745,7 @@ struct mdone {
 	int rc;
 	size_t n;
 	bool changed_learner;
-	uint64_t watch_id;   /* when set: whether that member is a voter in the result */
+	uint64_t watch_id; /* when set: whether that member is a voter in the result */
 	bool watch_voter;
 	struct kc_err err;
 };
@@ -911,7 +922,6 @@ static void test_cluster(void **state)
 	assert_int_equal(submit(c.s[fol], &lcmd, &ld), 0);
 	assert_int_equal(ld.res.err.code, 0);
 	mvcc_result_free(&ld.res);
-	kc_str_free(&lcmd);
 	struct ldone ka = {0};
 	store_lease_keepalive(c.s[(lead + 2) % N], L, lid, on_lease, &ka);
 	run_until(&ka.done, 5000);
@@ -921,6 +931,45 @@ static void test_cluster(void **state)
 	store_lease_keepalive(c.s[(lead + 2) % N], L, lid + 1, on_lease, &ka);
 	run_until(&ka.done, 5000);
 	assert_int_equal(ka.rc, -MVCC_ELEASE_NOT_FOUND);
+	/* time-to-live asked of a follower is the leader's answer, with and without the keys; a
+	 * missing lease is refused as the leader refuses it */
+	for (int i = 0; i < 2; i++) {
+		struct mvcc_put_req lp = {.key = i ? "lk/b" : "lk/a",
+					  .key_len = 4,
+					  .value = "1",
+					  .value_len = 1,
+					  .lease = lid};
+		assert_int_equal(mvcc_cmd_encode_put(&lcmd, &lp, &lerr), 0);
+		assert_int_equal(submit(c.s[lead], &lcmd, &ld), 0);
+		assert_int_equal(ld.res.err.code, 0);
+		mvcc_result_free(&ld.res);
+	}
+	kc_str_free(&lcmd);
+	for (int keys = 0; keys < 2; keys++) {
+		struct ldone tl = {0}, tf = {0};
+		store_lease_timetolive(c.s[lead], L, lid, keys, on_lease, &tl);
+		store_lease_timetolive(c.s[fol], L, lid, keys, on_lease, &tf);
+		run_until(&tl.done, 5000);
+		run_until(&tf.done, 5000);
+		assert_int_equal(tl.rc, 0);
+		if (tf.rc != 0)
+			fail_msg("time-to-live on a follower: %s", tf.err.msg);
+		assert_int_equal(tf.ttl, tl.ttl);
+		assert_int_equal(tf.ttl, 60);
+		assert_true(tf.remaining >= 1 && tf.remaining <= 60);
+		assert_int_equal(tf.has_keys, keys);
+		assert_string_equal(tf.keys, keys ? "lk/a\nlk/b\n" : "");
+		assert_string_equal(tf.keys, tl.keys);
+	}
+	struct ldone gl = {0}, gf = {0};
+	store_lease_timetolive(c.s[lead], L, lid + 1, true, on_lease, &gl);
+	store_lease_timetolive(c.s[(lead + 2) % N], L, lid + 1, true, on_lease, &gf);
+	run_until(&gl.done, 5000);
+	run_until(&gf.done, 5000);
+	assert_int_equal(gl.rc, -MVCC_ELEASE_NOT_FOUND);
+	assert_int_equal(gf.rc, gl.rc);
+	assert_string_equal(gf.err.msg, gl.err.msg);
+	assert_string_equal(gf.err.msg, "etcdserver: requested lease not found");
 	/* many writes at once, on the leader and through a follower; a follower's watch sees them */
 	struct wcol wc = {.log = KC_STR_INIT};
 	struct watch_create_req wr = {
@@ -978,6 +1027,11 @@ static void test_cluster(void **state)
 			 0);
 	assert_int_equal(hr.status, 400);
 	assert_non_null(strstr(hr.body, "unknown kind"));
+	http_client_response_free(&hr);
+	snprintf(conf_url, sizeof conf_url, "%s/raft/ttl", c.url[lead2]);
+	assert_int_equal(http_client_do(&hc, "POST", conf_url, ch, 1, "12 yes", 6, &hr, &herr), 0);
+	assert_int_equal(hr.status, 400);
+	assert_non_null(strstr(hr.body, "LEASE-ID 0|1"));
 	http_client_response_free(&hr);
 
 	/* A change sent to a follower is forwarded to the leader; a refusal comes back as the
@@ -1110,6 +1164,81 @@ static void test_peer_conf_parse(void **state)
 	kc_str_free(&longname);
 }
 
+/* A forwarded time-to-live answer is untrusted: strict, bounded; what encodes parses back. */
+static void test_peer_ttl_parse(void **state)
+{
+	(void)state;
+	struct mvcc_kv kv[2] = {
+		{.key = (uint8_t *)"a\nb c", .key_len = 5, .value = (uint8_t *)"", .lease = 7},
+		{.key = (uint8_t *)"k", .key_len = 1, .value = (uint8_t *)"", .lease = 7}};
+	struct mvcc_range_resp keys = {.kvs = kv, .nkvs = 2, .count = 2}, got;
+	struct mvcc_lease_info info = {.id = 7, .ttl = 60, .remaining = 59}, gi;
+	struct kc_str b = KC_STR_INIT;
+	struct kc_err err = {0};
+	int code = 1;
+	peer_ttl_encode(0, &info, &keys, NULL, &b);
+	assert_int_equal(peer_ttl_parse(b.buf, b.len, &code, &gi, &got, &err), 0);
+	assert_int_equal(code, 0);
+	assert_memory_equal(&gi, &info, sizeof info);
+	assert_int_equal(got.nkvs, 2);
+	assert_int_equal(got.kvs[0].key_len, 5);
+	assert_memory_equal(got.kvs[0].key, "a\nb c", 5);
+	assert_memory_equal(got.kvs[1].key, "k", 1);
+	assert_int_equal(got.kvs[1].lease, 7);
+	mvcc_range_resp_free(&got);
+	/* a refusal carries its code and message */
+	kc_str_reset(&b);
+	peer_ttl_encode(-MVCC_ELEASE_NOT_FOUND, &info, NULL, NULL, &b);
+	assert_int_equal(peer_ttl_parse(b.buf, b.len, &code, &gi, &got, &err), 0);
+	assert_int_equal(code, -MVCC_ELEASE_NOT_FOUND);
+	assert_string_equal(err.msg, "etcdserver: requested lease not found");
+	/* over the key limit the leader answers -KC_ELIMIT, with why */
+	struct mvcc_range_resp many = {
+		.kvs = xcalloc(PEER_TTL_KEYS_MAX + 1, sizeof(struct mvcc_kv)),
+		.nkvs = PEER_TTL_KEYS_MAX + 1};
+	for (size_t i = 0; i < many.nkvs; i++)
+		many.kvs[i] = kv[1];
+	kc_str_reset(&b);
+	peer_ttl_encode(0, &info, &many, NULL, &b);
+	free(many.kvs);
+	assert_int_equal(peer_ttl_parse(b.buf, b.len, &code, &gi, &got, &err), 0);
+	assert_int_equal(code, -KC_ELIMIT);
+	assert_non_null(strstr(err.msg, "ask the leader"));
+	kc_str_free(&b);
+	char *big = xcalloc(1, PEER_TTL_BODY_MAX + 1);
+	memcpy(big, "0 7 60 59 0\n", 12);
+	const struct {
+		const char *body;
+		size_t len;
+	} bad[] = {
+		{"", 0},
+		{"0 7 60 59 0", 11},	/* unterminated */
+		{"0 7 60 59\n", 10},	/* a field short */
+		{"0 0 60 59 0\n", 12},	/* lease id 0 */
+		{"0 07 60 59 0\n", 13}, /* leading zero */
+		{"0 +7 60 59 0\n", 13},
+		{"0 7 60 -1 0\n", 12},	    /* negative remaining */
+		{"1 7 60 59 0\n", 12},	    /* a positive code */
+		{"0 7 60 59 1\n", 12},	    /* a key announced, none sent */
+		{"0 7 60 59 1\n2 a\n", 16}, /* a key shorter than its length */
+		{"0 7 60 59 1\n1 ab\n", 17},
+		{"0 7 60 59 0\nx", 13},	   /* trailing bytes */
+		{"0 7 60 59 10001\n", 16}, /* over PEER_TTL_KEYS_MAX */
+		{"-1 0 0 0 0\n", 11},	   /* a refusal without a message */
+		{"-1 0 0 0 0\nno\tpe", 16},
+		{"-1 7 0 0 0\nwhy", 14},
+		{"0 7 60 59 0 1\n", 14},
+		{big, PEER_TTL_BODY_MAX + 1},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&err, 0, sizeof err);
+		if (peer_ttl_parse(bad[i].body, bad[i].len, &code, &gi, &got, &err) != -KC_EPROTO ||
+		    !err.msg[0] || got.kvs)
+			fail_msg("bad answer %zu accepted", i);
+	}
+	free(big);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -1130,10 +1259,11 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_peer_conf_parse), cmocka_unit_test(test_raft_sqlite),
-		cmocka_unit_test(test_single_member),	cmocka_unit_test(test_crash_recovery),
-		cmocka_unit_test(test_auto_compaction), cmocka_unit_test(test_mvcc_behind_log),
-		cmocka_unit_test(test_cluster),		cmocka_unit_test(test_cluster_tls),
+		cmocka_unit_test(test_peer_conf_parse), cmocka_unit_test(test_peer_ttl_parse),
+		cmocka_unit_test(test_raft_sqlite),	cmocka_unit_test(test_single_member),
+		cmocka_unit_test(test_crash_recovery),	cmocka_unit_test(test_auto_compaction),
+		cmocka_unit_test(test_mvcc_behind_log), cmocka_unit_test(test_cluster),
+		cmocka_unit_test(test_cluster_tls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
