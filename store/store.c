@@ -698,6 +698,40 @@ static void do_status(struct store *s, struct req *r)
 	complete(r, 0);
 }
 
+/* What every request forwarded to the leader shares: r waits on 'forwarding' until the answer
+ * (or its deadline). */
+static struct fwd_ctx *fwd_start(struct store *s, struct req *r)
+{
+	struct fwd_ctx *f = xcalloc(1, sizeof *f);
+	f->s = s;
+	f->r = r;
+	r->fwd = f;
+	if (!r->deadline_ms)
+		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
+	kc_list_push_back(&s->forwarding, &r->link);
+	return f;
+}
+
+/* The leader answered f with rc: its request, or NULL when there is nothing more to do here (it
+ * completed meanwhile: timeout, close; or it was not taken: no leader there, refused
+ * connection, or with busy_retries the leader's -KC_EAGAIN, and it now waits for a leader to
+ * go again). */
+static struct req *fwd_answer(struct fwd_ctx *f, int rc, bool busy_retries)
+{
+	struct store *s = f->s;
+	struct req *r = f->r;
+	free(f);
+	if (!r)
+		return NULL;
+	r->fwd = NULL;
+	kc_list_del(&r->link);
+	if (rc == -KC_EUNAVAIL || rc == -ECONNREFUSED || (busy_retries && rc == -KC_EAGAIN)) {
+		wait_leader(s, r);
+		return NULL;
+	}
+	return r;
+}
+
 /* Leader: checks a membership change and proposes it, for propose_conf and for a follower's
  * (on_peer_conf). 0 with *p, or a negative code with err set (-KC_EUNAVAIL: not the leader). */
 static int conf_propose(struct store *s, enum req_kind kind, uint64_t id, const char *name,
@@ -756,18 +790,10 @@ static void conf_done(struct store *s, struct req *r)
 static void on_conf_forwarded(void *arg, int rc, uint64_t index, uint64_t term,
 			      const struct kc_err *lerr)
 {
-	struct fwd_ctx *f = arg;
-	struct store *s = f->s;
-	struct req *r = f->r;
-	free(f);
+	struct store *s = ((struct fwd_ctx *)arg)->s;
+	struct req *r = fwd_answer(arg, rc, false);
 	if (!r)
-		return; /* completed meanwhile (timeout, close) */
-	r->fwd = NULL;
-	kc_list_del(&r->link);
-	if (rc == -KC_EUNAVAIL || rc == -ECONNREFUSED) {
-		wait_leader(s, r); /* not proposed: try again once a leader is known */
 		return;
-	}
 	if (rc < 0 && lerr) { /* the leader's refusal */
 		r->err = *lerr;
 		complete(r, rc);
@@ -814,13 +840,7 @@ static void forward_conf(struct store *s, struct req *r)
 		snprintf(cc.name, sizeof cc.name, "%s", r->name);
 		snprintf(cc.peer_url, sizeof cc.peer_url, "%s", r->url);
 	}
-	struct fwd_ctx *f = xcalloc(1, sizeof *f);
-	f->s = s;
-	f->r = r;
-	r->fwd = f;
-	if (!r->deadline_ms)
-		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
-	kc_list_push_back(&s->forwarding, &r->link);
+	struct fwd_ctx *f = fwd_start(s, r);
 	peer_transport_conf_change(s->peer, s->lead, &cc, on_conf_forwarded, f);
 }
 
@@ -874,18 +894,10 @@ static void propose_conf(struct store *s, struct req *r)
 
 static void on_forwarded(void *arg, int rc, uint64_t index, uint64_t term)
 {
-	struct fwd_ctx *f = arg;
-	struct store *s = f->s;
-	struct req *r = f->r;
-	free(f);
+	struct store *s = ((struct fwd_ctx *)arg)->s;
+	struct req *r = fwd_answer(arg, rc, true);
 	if (!r)
-		return; /* completed meanwhile (timeout, close) */
-	r->fwd = NULL;
-	kc_list_del(&r->link);
-	if (rc == -KC_EUNAVAIL || rc == -KC_EAGAIN || rc == -ECONNREFUSED) {
-		wait_leader(s, r); /* not proposed: try again once a leader is known */
 		return;
-	}
 	if (rc < 0) {
 		kc_err_set(&r->err, -KC_ETIMEDOUT,
 			   "forwarding to the leader failed (%s); outcome "
@@ -920,18 +932,9 @@ static void on_forwarded(void *arg, int rc, uint64_t index, uint64_t term)
 static void on_keepalive_forwarded(void *arg, int rc, uint64_t ttl, uint64_t unused)
 {
 	(void)unused;
-	struct fwd_ctx *f = arg;
-	struct store *s = f->s;
-	struct req *r = f->r;
-	free(f);
+	struct req *r = fwd_answer(arg, rc, false);
 	if (!r)
 		return;
-	r->fwd = NULL;
-	kc_list_del(&r->link);
-	if (rc == -KC_EUNAVAIL || rc == -ECONNREFUSED) {
-		wait_leader(s, r);
-		return;
-	}
 	if (rc == 0) {
 		r->info.id = r->lease_id;
 		r->info.ttl = (int64_t)ttl;
@@ -943,13 +946,7 @@ static void on_keepalive_forwarded(void *arg, int rc, uint64_t ttl, uint64_t unu
 /* Keepalives renew the leader's in-memory expiry: a follower passes them on. */
 static void forward_keepalive(struct store *s, struct req *r)
 {
-	struct fwd_ctx *f = xcalloc(1, sizeof *f);
-	f->s = s;
-	f->r = r;
-	r->fwd = f;
-	if (!r->deadline_ms)
-		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
-	kc_list_push_back(&s->forwarding, &r->link);
+	struct fwd_ctx *f = fwd_start(s, r);
 	peer_transport_keepalive(s->peer, s->lead, r->lease_id, on_keepalive_forwarded, f);
 }
 
@@ -965,18 +962,9 @@ static int on_peer_keepalive(void *arg, int64_t id, int64_t *ttl)
 static void on_ttl_forwarded(void *arg, int rc, const struct mvcc_lease_info *info,
 			     struct mvcc_range_resp *keys, const struct kc_err *lerr)
 {
-	struct fwd_ctx *f = arg;
-	struct store *s = f->s;
-	struct req *r = f->r;
-	free(f);
+	struct req *r = fwd_answer(arg, rc, false);
 	if (!r)
 		return;
-	r->fwd = NULL;
-	kc_list_del(&r->link);
-	if (rc == -KC_EUNAVAIL || rc == -ECONNREFUSED) {
-		wait_leader(s, r);
-		return;
-	}
 	if (rc < 0 && lerr)
 		r->err = *lerr;
 	if (rc == 0) {
@@ -990,13 +978,7 @@ static void on_ttl_forwarded(void *arg, int rc, const struct mvcc_lease_info *in
 /* Time-to-live is the leader's in-memory expiry: a follower asks it. */
 static void forward_ttl(struct store *s, struct req *r)
 {
-	struct fwd_ctx *f = xcalloc(1, sizeof *f);
-	f->s = s;
-	f->r = r;
-	r->fwd = f;
-	if (!r->deadline_ms)
-		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
-	kc_list_push_back(&s->forwarding, &r->link);
+	struct fwd_ctx *f = fwd_start(s, r);
 	peer_transport_ttl(s->peer, s->lead, r->lease_id, r->with_keys, on_ttl_forwarded, f);
 }
 
@@ -1028,14 +1010,8 @@ static void forward(struct store *s, struct req *r)
 		not_leader(s, r);
 		return;
 	}
-	struct fwd_ctx *f = xcalloc(1, sizeof *f);
-	f->s = s;
-	f->r = r;
-	r->fwd = f;
 	r->local = false;
-	if (!r->deadline_ms)
-		r->deadline_ms = now_ms(s) + s->request_timeout_ms;
-	kc_list_push_back(&s->forwarding, &r->link);
+	struct fwd_ctx *f = fwd_start(s, r);
 	peer_transport_forward(s->peer, s->lead, r->data, r->len, on_forwarded, f);
 }
 
