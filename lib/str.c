@@ -192,8 +192,9 @@ int kc_parse_i64(const char *s, long long min, long long max, long long *out)
 	long long v = strtoll(s, &end, 10);
 	if (errno || *end || v < min || v > max)
 		return -KC_EINVAL;
-	/* strtoll accepts leading spaces and '+'; a flag or field value should not. */
-	if (s[0] == ' ' || s[0] == '\t' || s[0] == '+')
+	/* strtoll accepts leading white space (any of " \t\n\v\f\r") and '+'; a flag or field
+	 * value should not: a digit or '-' first */
+	if (!(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
 		return -KC_EINVAL;
 	*out = v;
 	return 0;

@@ -83,6 +83,9 @@ static void test_parse_i64(void **state)
 	assert_int_equal(kc_parse_i64("12x", 0, 100, &v), -KC_EINVAL);
 	assert_int_equal(kc_parse_i64(" 1", 0, 100, &v), -KC_EINVAL);
 	assert_int_equal(kc_parse_i64("+1", 0, 100, &v), -KC_EINVAL);
+	assert_int_equal(kc_parse_i64("\r1", 0, 100, &v), -KC_EINVAL);
+	assert_int_equal(kc_parse_i64("\v1", 0, 100, &v), -KC_EINVAL);
+	assert_int_equal(kc_parse_i64("-", -10, 10, &v), -KC_EINVAL);
 	assert_int_equal(kc_parse_i64("99999999999999999999", 0, 100, &v), -KC_EINVAL);
 	assert_true(kc_has_prefix("--role=all", "--"));
 	assert_false(kc_has_prefix("-", "--"));
