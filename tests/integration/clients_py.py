@@ -228,9 +228,17 @@ def main():
     expect_status("replace with a stale resourceVersion: 409", 409, replace_stale)
 
     def replace_deploy():
-        d = apps.read_namespaced_deployment("py-deploy", NS)
-        d.spec.replicas = 1
-        r = apps.replace_namespaced_deployment("py-deploy", NS, d)
+        # the deployment controller writes the status meanwhile (the scale above): read, change
+        # and replace again on a 409, as client-go's RetryOnConflict does
+        for attempt in range(10):
+            d = apps.read_namespaced_deployment("py-deploy", NS)
+            d.spec.replicas = 1
+            try:
+                r = apps.replace_namespaced_deployment("py-deploy", NS, d)
+                break
+            except ApiException as e:
+                if e.status != 409 or attempt == 9:
+                    raise
         return expect(r.spec.replicas == 1, r.spec)
     check("replace deployment", replace_deploy)
 
