@@ -383,6 +383,17 @@ static bool peer_allowed(const struct peer_transport *p, const struct http_req *
 	return false;
 }
 
+/* The requests a member sends the leader, each answered by its handler. */
+static const struct {
+	const char *path;
+	void (*fn)(struct peer_transport *p, struct http_req *req);
+} rpcs[] = {
+	{ PROPOSE_PATH, handle_propose },
+	{ KEEPALIVE_PATH, handle_keepalive },
+	{ CONF_PATH, handle_conf },
+	{ TTL_PATH, handle_ttl },
+};
+
 static void handle(struct http_req *req, void *arg)
 {
 	struct peer_transport *p = arg;
@@ -399,13 +410,12 @@ static void handle(struct http_req *req, void *arg)
 		http_respond(req, 403, "text/plain", "store peer certificate required\n", 32);
 		return;
 	}
-	bool propose = strcmp(req->path, PROPOSE_PATH) == 0;
-	bool keepalive = strcmp(req->path, KEEPALIVE_PATH) == 0;
-	bool conf = strcmp(req->path, CONF_PATH) == 0;
-	bool ttl = strcmp(req->path, TTL_PATH) == 0;
+	void (*rpc)(struct peer_transport *p, struct http_req *req) = NULL;
+	for (size_t i = 0; i < sizeof rpcs / sizeof rpcs[0]; i++)
+		if (strcmp(req->path, rpcs[i].path) == 0)
+			rpc = rpcs[i].fn;
 	bool members = strcmp(req->path, MEMBERS_PATH) == 0 && p->cfg.members;
-	if (!propose && !keepalive && !conf && !ttl && !members &&
-	    strcmp(req->path, PEER_PATH) != 0) {
+	if (!rpc && !members && strcmp(req->path, PEER_PATH) != 0) {
 		http_respond(req, 404, "text/plain", "not found\n", 10);
 		return;
 	}
@@ -425,20 +435,8 @@ static void handle(struct http_req *req, void *arg)
 		kc_str_free(&out);
 		return;
 	}
-	if (propose) {
-		handle_propose(p, req);
-		return;
-	}
-	if (keepalive) {
-		handle_keepalive(p, req);
-		return;
-	}
-	if (conf) {
-		handle_conf(p, req);
-		return;
-	}
-	if (ttl) {
-		handle_ttl(p, req);
+	if (rpc) {
+		rpc(p, req);
 		return;
 	}
 	const uint8_t *b = (const uint8_t *)req->body;

@@ -732,6 +732,27 @@ static struct req *fwd_answer(struct fwd_ctx *f, int rc, bool busy_retries)
 	return r;
 }
 
+/* The leader's answer to a forwarded proposal (entry index, term): r waits for the entry to
+ * apply here (apply_committed answers it), or ends with an unknown outcome when the leader could
+ * not be asked. True when the entry was applied here already: the caller answers. */
+static bool fwd_proposed(struct store *s, struct req *r, int rc, uint64_t index, uint64_t term)
+{
+	if (rc < 0) {
+		kc_err_set(&r->err, -KC_ETIMEDOUT,
+			   "forwarding to the leader failed (%s); outcome unknown",
+			   kc_strerror(rc));
+		complete(r, -KC_ETIMEDOUT);
+		return false;
+	}
+	r->index = index;
+	r->term = term;
+	if (index > s->applied) {
+		kc_list_push_back(&s->proposals, &r->link);
+		return false;
+	}
+	return true;
+}
+
 /* Leader: checks a membership change and proposes it, for propose_conf and for a follower's
  * (on_peer_conf). 0 with *p, or a negative code with err set (-KC_EUNAVAIL: not the leader). */
 static int conf_propose(struct store *s, enum req_kind kind, uint64_t id, const char *name,
@@ -799,19 +820,8 @@ static void on_conf_forwarded(void *arg, int rc, uint64_t index, uint64_t term,
 		complete(r, rc);
 		return;
 	}
-	if (rc < 0) {
-		kc_err_set(&r->err, -KC_ETIMEDOUT,
-			   "forwarding to the leader failed (%s); outcome unknown",
-			   kc_strerror(rc));
-		complete(r, -KC_ETIMEDOUT);
+	if (!fwd_proposed(s, r, rc, index, term))
 		return;
-	}
-	r->index = index;
-	r->term = term;
-	if (index > s->applied) {
-		kc_list_push_back(&s->proposals, &r->link); /* apply_committed answers it */
-		return;
-	}
 	/* Applied here before the leader's answer came back. */
 	uint64_t t = 0;
 	if (raft_log_term_at(s->raft, index, &t) < 0) {
@@ -896,22 +906,8 @@ static void on_forwarded(void *arg, int rc, uint64_t index, uint64_t term)
 {
 	struct store *s = ((struct fwd_ctx *)arg)->s;
 	struct req *r = fwd_answer(arg, rc, true);
-	if (!r)
+	if (!r || !fwd_proposed(s, r, rc, index, term))
 		return;
-	if (rc < 0) {
-		kc_err_set(&r->err, -KC_ETIMEDOUT,
-			   "forwarding to the leader failed (%s); outcome "
-			   "unknown",
-			   kc_strerror(rc));
-		complete(r, -KC_ETIMEDOUT);
-		return;
-	}
-	r->index = index;
-	r->term = term;
-	if (index > s->applied) {
-		kc_list_push_back(&s->proposals, &r->link);
-		return;
-	}
 	/* Applied here before the leader's answer came back. */
 	struct recent *rc_ent = &s->recent[index % RECENT_RESULTS];
 	if (rc_ent->index != index) {

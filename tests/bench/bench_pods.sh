@@ -13,6 +13,7 @@
 # busybox-static, kubectl and Debian's python3-kubernetes.
 cd "$(dirname "$0")/../.." || exit 1
 set -u
+. tests/integration/teardown.sh
 KC=${KC:-$(pwd)/kc}
 SEQ=${BENCH_PODS_SEQ:-100}
 BURST=${BENCH_PODS_BURST:-30}
@@ -33,17 +34,8 @@ cleanup() {
 		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -KILL "$p" 2>/dev/null
 	done
-	# pod processes left behind: those whose command line or root lies under the bench dir
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = $$ ] && continue
-		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$W" ||
-			readlink "$p/root" 2>/dev/null | grep -q "^$W"; then
-			kill -KILL "$pid" 2>/dev/null
-		fi
-	done
-	awk -v d="$W" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null; done
+	kill_under "$W" # pod processes left behind
+	umount_under "$W"
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$NSW" 2>/dev/null
 	rm -rf "$W"
@@ -51,14 +43,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# the pids of the shims whose data dir is $1
+shim_pids() {
+	for p in /proc/[0-9]*; do
+		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "^kc shim --dir $1/" && echo "${p#/proc/}"
+	done
+}
 # the RSS of every shim whose data dir is $1
 shims_kb() {
 	t=0
-	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "^kc shim --dir $1/"; then
-			t=$((t + $(rss_kb "${p#/proc/}")))
-		fi
-	done
+	for p in $(shim_pids "$1"); do t=$((t + $(rss_kb "$p"))); done
 	echo $t
 }
 
@@ -100,9 +94,8 @@ py seq "$SEQ" "$IMG" || { tail -n 20 "$W/kc.log"; exit 1; }
 echo "   (targets: p50 100 ms, p99 300 ms; Kubernetes SLO p99 5 s)"
 # the sequence's pods are gone from the API, but the node may still be tearing them down
 # (veths, mounts, cgroups): the burst is measured on a settled node
-nshims() { n=0; for p in /proc/[0-9]*; do tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "^kc shim --dir $1/" && n=$((n + 1)); done; echo $n; }
 t=0
-while [ "$(nshims "$D")" -gt 0 ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+while [ -n "$(shim_pids "$D")" ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
 echo "   (node settled $((t / 10)).$((t % 10)) s after the sequence's pods were deleted)"
 echo "== $BURST pods at once"
 # hold: run podstart.py with its pods kept PODSTART_HOLD seconds after its RESULT line, and

@@ -2,6 +2,7 @@
 # Each test script calls `pass NAME` / `fail NAME WHY`, or `expect NAME CMD...`; run.sh adds up
 # the results. Every process a test starts is recorded and stopped by pid at exit, never by name.
 set -u
+. tests/integration/teardown.sh
 KC=${KC:-$(pwd)/kc}
 T_PASSED=0
 T_FAILED=0

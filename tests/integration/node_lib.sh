@@ -31,14 +31,7 @@ node_cleanup() {
 	for p in $T_PIDS; do kill -KILL "$p" 2>/dev/null; done
 	T_PIDS=""
 	if [ -d "$T_TMP" ]; then
-		for p in /proc/[0-9]*; do
-			pid=${p#/proc/}
-			[ "$pid" = $$ ] && continue
-			if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$T_TMP" ||
-				readlink "$p/root" 2>/dev/null | grep -q "^$T_TMP"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
+		kill_under "$T_TMP"
 		# only the cgroups of this test's pods: other kc instances may share the "kc" level
 		for d in "$T_TMP"/*/pods/*; do
 			[ -d "$d" ] || continue
@@ -47,8 +40,7 @@ node_cleanup() {
 			while read -r p; do kill -KILL "$p" 2>/dev/null; done <"$cg/cgroup.procs" 2>/dev/null
 			rmdir "$cg" 2>/dev/null
 		done
-		awk -v d="$T_TMP" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null; done
+		umount_under "$T_TMP"
 	fi
 	for ns in $NODE_NSES; do ip netns del "$ns" 2>/dev/null; done
 	NODE_NSES=""

@@ -22,8 +22,7 @@ podnet_cleanup() {
 	T_PIDS=""
 	# pod namespaces are bind mounts under $T_TMP: unmount whatever is left, deepest first
 	if [ -d "$T_TMP" ]; then
-		awk -v d="$T_TMP" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -l "$m" 2>/dev/null; done
+		umount_under "$T_TMP"
 	fi
 	for ns in $NS_LIST; do ip netns del "$ns" 2>/dev/null; done
 	NS_LIST=""
