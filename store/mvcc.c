@@ -45,6 +45,13 @@ struct lease {
 	uint64_t expiry_ms;    /* this node's view; 0 = not armed yet */
 };
 
+/* How to take back one index change of the batch being applied. */
+struct undo {
+	struct kidx_node *node;
+	uint32_t nrev;          /* revisions it had before (0: it was created) */
+	int64_t lease;
+};
+
 struct mvcc {
 	char *path;
 	bool memory;
@@ -57,10 +64,24 @@ struct mvcc {
 	int64_t cursor_rev;    /* history rows before (cursor_rev, cursor_sub) are compacted */
 	int64_t cursor_sub;
 	struct kc_map leases;  /* 8-byte id -> struct lease * */
+	struct kidx *idx;      /* every key of history, with the revisions of its rows */
+	struct kc_vec undo;    /* struct undo: index changes of the batch being applied */
 	/* scratch of the command being applied */
 	struct mvcc_events *evs;
 	uint32_t sub;          /* changes made so far; revision rev + 1 is taken when > 0 */
 };
+
+/* History rows by id = revision << MVCC_SUB_BITS | sub: a write appends at the end of the
+ * table's B-tree, whatever its key. The key index lives in memory (keyidx.h). */
+#define HISTORY_TABLE(name)                                                                      \
+	"CREATE TABLE " name " ("                                                                \
+	" id INTEGER PRIMARY KEY,"                                                               \
+	" key BLOB NOT NULL,"                                                                    \
+	" type INTEGER NOT NULL,"                                                                \
+	" create_rev INTEGER NOT NULL,"                                                          \
+	" version INTEGER NOT NULL,"                                                             \
+	" lease INTEGER NOT NULL,"                                                               \
+	" value BLOB);"
 
 static const char schema_sql[] =
 	"CREATE TABLE meta ("
@@ -73,25 +94,7 @@ static const char schema_sql[] =
 	" compact_rev INTEGER NOT NULL,"
 	" cursor_rev INTEGER NOT NULL,"
 	" cursor_sub INTEGER NOT NULL);"
-	"CREATE TABLE kv ("
-	" key BLOB NOT NULL PRIMARY KEY,"
-	" create_rev INTEGER NOT NULL,"
-	" mod_rev INTEGER NOT NULL,"
-	" version INTEGER NOT NULL,"
-	" lease INTEGER NOT NULL,"
-	" value BLOB NOT NULL);"
-	"CREATE INDEX kv_lease ON kv(lease) WHERE lease != 0;"
-	"CREATE TABLE history ("
-	" rev INTEGER NOT NULL,"
-	" sub INTEGER NOT NULL,"
-	" key BLOB NOT NULL,"
-	" type INTEGER NOT NULL,"
-	" create_rev INTEGER NOT NULL,"
-	" version INTEGER NOT NULL,"
-	" lease INTEGER NOT NULL,"
-	" value BLOB,"
-	" PRIMARY KEY (rev, sub));"
-	"CREATE INDEX history_key ON history(key, rev, type);"
+	HISTORY_TABLE("history")
 	"CREATE TABLE lease ("
 	" id INTEGER PRIMARY KEY,"
 	" ttl INTEGER NOT NULL,"
@@ -314,28 +317,22 @@ int mvcc_lease_keys(struct mvcc *m, int64_t id, struct mvcc_range_resp *out, str
 	out->revision = m->rev;
 	if (!lease_find(m, id))
 		return reject(err, -MVCC_ELEASE_NOT_FOUND);
-	sqlite3_stmt *st = conn_stmt(&m->w, ST_LEASE_KEYS, err);
-	if (!st)
-		return err->code;
-	sqlite3_bind_int64(st, 1, id);
-	int rc;
+	/* A walk of every key: revokes are rare (Kubernetes shares a lease among many events),
+	 * and a per-lease key set would have to be kept and undone with every write. */
 	size_t cap = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	for (struct kidx_node *n = kidx_seek(m->idx, "", 0); n; n = kidx_next(n)) {
+		if (n->lease != id || n->revs[n->nrev - 1].tomb)
+			continue;
 		if (out->nkvs == cap) {
 			cap = kc_grow_cap(cap, out->nkvs + 1, sizeof *out->kvs);
 			out->kvs = xrealloc(out->kvs, cap * sizeof *out->kvs);
 		}
 		struct mvcc_kv *kv = &out->kvs[out->nkvs++];
 		memset(kv, 0, sizeof *kv);
-		kv_set(kv, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), NULL, 0);
+		kv_set(kv, kidx_key(n), n->klen, NULL, 0);
 		kv->lease = id;
 	}
-	sqlite3_reset(st);
 	out->count = (int64_t)out->nkvs;
-	if (rc != SQLITE_DONE) {
-		mvcc_range_resp_free(out);
-		return conn_fail(&m->w, rc, "lease keys", err);
-	}
 	return 0;
 }
 
@@ -395,7 +392,7 @@ static int create_schema(struct mvcc *m, const struct mvcc_options *o, struct kc
 }
 
 /* Decides whether the file is new, ours, or something else. */
-static int identify(struct mvcc *m, bool *fresh, struct kc_err *err)
+static int identify(struct mvcc *m, bool *fresh, bool *old, struct kc_err *err)
 {
 	int64_t app = 0, ntables = 0, version = 0;
 	int rc = query_i64(&m->w, "PRAGMA application_id", &app, err);
@@ -422,11 +419,67 @@ static int identify(struct mvcc *m, bool *fresh, struct kc_err *err)
 		return kc_err_set(err, -KC_EUNSUPPORTED,
 				  "%s has store schema %lld, newer than this kc understands (%d)",
 				  m->path, (long long)version, MVCC_SCHEMA_VERSION);
-	if (version != MVCC_SCHEMA_VERSION)
+	if (version != MVCC_SCHEMA_VERSION && version != 1)
 		return kc_err_set(err, -MVCC_ECORRUPT, "%s has unknown store schema %lld", m->path,
 				  (long long)version);
 	*fresh = false;
+	*old = version == 1;
 	return 0;
+}
+
+/* Schema 1 kept the current rows in a 'kv' table and indexed history by key: two B-trees
+ * whose pages a write picked by its key. Schema 2 keeps history alone, by revision. */
+static int migrate_v1(struct mvcc *m, struct kc_err *err)
+{
+	int64_t big = 0;
+	int rc = query_i64(&m->w, "SELECT count(*) FROM history WHERE sub >= 1048576", &big, err);
+	if (rc < 0)
+		return rc;
+	if (big)
+		return kc_err_set(err, -KC_EUNSUPPORTED,
+				  "%s: a revision changes more than %u keys; this kc cannot convert "
+				  "the store to schema %d",
+				  m->path, MVCC_SUB_MAX, MVCC_SCHEMA_VERSION);
+	static const char sql[] =
+		"BEGIN IMMEDIATE;" HISTORY_TABLE("history2")
+		"INSERT INTO history2 SELECT (rev << 20) | sub, key, type, create_rev, version, "
+		" lease, value FROM history ORDER BY rev, sub;"
+		"DROP TABLE kv; DROP TABLE history; ALTER TABLE history2 RENAME TO history;"
+		"UPDATE meta SET schema_version = 2; PRAGMA user_version = 2; COMMIT;";
+	_Static_assert(MVCC_SUB_BITS == 20 && MVCC_SCHEMA_VERSION == 2, "migrate_v1's SQL");
+	if ((rc = conn_exec(&m->w, sql, err)) < 0) {
+		sqlite3_exec(m->w.db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	log_info("store converted to schema %d path=%s", MVCC_SCHEMA_VERSION, m->path);
+	return 0;
+}
+
+/* Builds the key index from the history table (every row, in revision order). */
+static int load_index(struct mvcc *m, struct kc_err *err)
+{
+	kidx_clear(m->idx);
+	sqlite3_stmt *st = conn_stmt(&m->w, ST_HIST_KEYS, err);
+	if (!st)
+		return err->code;
+	int rc;
+	int64_t last = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		struct kidx_rev r = { id >> MVCC_SUB_BITS, (uint32_t)(id & (MVCC_SUB_MAX - 1)),
+				      sqlite3_column_int(st, 2) == MVCC_EVENT_DELETE };
+		last = r.rev;
+		if (r.rev < 1 || r.rev > m->rev)
+			break;
+		kidx_append(m->idx, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+			    &r, sqlite3_column_int64(st, 3));
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return kc_err_set(err, -MVCC_ECORRUPT,
+				  "%s: a history row has revision %lld, beyond the store's %lld",
+				  m->path, (long long)last, (long long)m->rev);
+	return rc == SQLITE_DONE ? 0 : conn_fail(&m->w, rc, "load key index", err);
 }
 
 static int set_pragmas(struct mvcc *m, const struct mvcc_options *o, bool fresh,
@@ -493,6 +546,8 @@ int mvcc_open(const struct mvcc_options *o, struct mvcc **out, struct kc_err *er
 	m->path = xstrdup(o->path);
 	m->memory = strcmp(o->path, ":memory:") == 0;
 	kc_map_init(&m->leases, free);
+	m->idx = kidx_new();
+	kc_vec_init(&m->undo, sizeof(struct undo));
 	struct stat sb;
 	int rc;
 	if ((o->flags & MVCC_OPEN_NO_CREATE) && !m->memory && stat(m->path, &sb) < 0) {
@@ -502,8 +557,8 @@ int mvcc_open(const struct mvcc_options *o, struct mvcc **out, struct kc_err *er
 	int flags = SQLITE_OPEN_READWRITE | ((o->flags & MVCC_OPEN_NO_CREATE) ? 0 : SQLITE_OPEN_CREATE);
 	if ((rc = conn_open(&m->w, m->path, flags, err)) < 0)
 		goto fail;
-	bool fresh = false;
-	if ((rc = identify(m, &fresh, err)) < 0)
+	bool fresh = false, old = false;
+	if ((rc = identify(m, &fresh, &old, err)) < 0)
 		goto fail;
 	if (fresh && (o->flags & MVCC_OPEN_NO_CREATE)) {
 		rc = kc_err_set(err, -ENOENT, "%s holds no kc store", m->path);
@@ -512,6 +567,8 @@ int mvcc_open(const struct mvcc_options *o, struct mvcc **out, struct kc_err *er
 	if ((rc = set_pragmas(m, o, fresh, err)) < 0)
 		goto fail;
 	if (fresh && (rc = create_schema(m, o, err)) < 0)
+		goto fail;
+	if (old && (rc = migrate_v1(m, err)) < 0)
 		goto fail;
 	int64_t cluster = 0, member = 0, schema = 0;
 	if ((rc = load_meta(m, &cluster, &member, &schema, err)) < 0)
@@ -559,7 +616,7 @@ int mvcc_open(const struct mvcc_options *o, struct mvcc **out, struct kc_err *er
 	m->member_id = o->member_id;
 	if ((o->flags & MVCC_OPEN_QUICK_CHECK) && (rc = quick_check(m, err)) < 0)
 		goto fail;
-	if ((rc = leases_load(m, err)) < 0)
+	if ((rc = leases_load(m, err)) < 0 || (rc = load_index(m, err)) < 0)
 		goto fail;
 	m->w.failed = false;
 	*out = m;
@@ -575,6 +632,8 @@ void mvcc_close(struct mvcc *m)
 		return;
 	conn_close(&m->w);
 	kc_map_free(&m->leases);
+	kidx_free(m->idx);
+	kc_vec_free(&m->undo);
 	free(m->path);
 	free(m);
 }
@@ -584,50 +643,62 @@ int mvcc_reader_open(const struct mvcc *m, struct mvcc_reader **out, struct kc_e
 	*out = NULL;
 	if (m->memory)
 		return kc_err_set(err, -KC_EUNSUPPORTED, "readers need a database file, not :memory:");
-	return reader_open_path(m->path, out, err);
+	return reader_open_path(m->path, m->idx, out, err);
 }
 
 /* ---------------------------------------------------------------------------------------------
  * apply: changes */
 
-/* Reads key's current row into *kv (copied). Returns 1 found, 0 missing, or a negative code. */
+/* Reads key's current row into *kv (copied); *node gets key's index node (NULL: none).
+ * Returns 1 found, 0 missing (or deleted), or a negative code. */
 static int kv_get(struct mvcc *m, const void *key, size_t klen, struct mvcc_kv *kv,
-		  struct kc_err *err)
+		  struct kidx_node **node, struct kc_err *err)
 {
-	sqlite3_stmt *st = conn_stmt(&m->w, ST_KV_GET, err);
-	if (!st)
-		return err->code;
-	conn_bind_blob(st, 1, key, klen);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		kv_set(kv, key, klen, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4));
-		kv->create_revision = sqlite3_column_int64(st, 0);
-		kv->mod_revision = sqlite3_column_int64(st, 1);
-		kv->version = sqlite3_column_int64(st, 2);
-		kv->lease = sqlite3_column_int64(st, 3);
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : conn_fail(&m->w, rc, "get", err);
+	struct kidx_node *n = kidx_get(m->idx, key, klen);
+	*node = n;
+	if (!n || n->revs[n->nrev - 1].tomb)
+		return 0;
+	const struct kidx_rev *r = &n->revs[n->nrev - 1];
+	int rc = read_row(&m->w, r->rev, r->sub, false, kv, NULL, err);
+	return rc < 0 ? rc : 1;
 }
 
-static int hist_insert(struct mvcc *m, const struct mvcc_kv *kv, enum mvcc_event_type type,
-		       struct kc_err *err)
+/* Takes back the index changes made since the undo log had 'mark' records. */
+static void undo_to(struct mvcc *m, size_t mark)
 {
+	while (m->undo.len > mark) {
+		const struct undo *u = kc_vec_at(&m->undo, m->undo.len - 1);
+		kidx_truncate(m->idx, u->node, u->nrev, u->lease);
+		m->undo.len--;
+	}
+}
+
+/* Appends kv's row at (rev + 1, sub) and indexes it; node is the key's node or NULL. */
+static int hist_insert(struct mvcc *m, struct kidx_node *node, const struct mvcc_kv *kv,
+		       enum mvcc_event_type type, struct kc_err *err)
+{
+	if (m->sub >= MVCC_SUB_MAX)
+		return kc_err_set(err, -KC_ELIMIT, "one revision may change at most %u keys",
+				  MVCC_SUB_MAX);
 	sqlite3_stmt *st = conn_stmt(&m->w, ST_HIST_INSERT, err);
 	if (!st)
 		return err->code;
-	sqlite3_bind_int64(st, 1, m->rev + 1);
-	sqlite3_bind_int64(st, 2, m->sub);
-	conn_bind_blob(st, 3, kv->key, kv->key_len);
-	sqlite3_bind_int(st, 4, type);
-	sqlite3_bind_int64(st, 5, kv->create_revision);
-	sqlite3_bind_int64(st, 6, kv->version);
-	sqlite3_bind_int64(st, 7, kv->lease);
+	sqlite3_bind_int64(st, 1, row_id(m->rev + 1, m->sub));
+	conn_bind_blob(st, 2, kv->key, kv->key_len);
+	sqlite3_bind_int(st, 3, type);
+	sqlite3_bind_int64(st, 4, kv->create_revision);
+	sqlite3_bind_int64(st, 5, kv->version);
+	sqlite3_bind_int64(st, 6, kv->lease);
 	if (type == MVCC_EVENT_PUT)
-		conn_bind_blob(st, 8, kv->value, kv->value_len);
-	return conn_run(&m->w, st, "history insert", err);
+		conn_bind_blob(st, 7, kv->value, kv->value_len);
+	int rc = conn_run(&m->w, st, "history insert", err);
+	if (rc < 0)
+		return rc;
+	struct undo u = { NULL, node ? node->nrev : 0, node ? node->lease : 0 };
+	struct kidx_rev r = { m->rev + 1, m->sub, type == MVCC_EVENT_DELETE };
+	u.node = kidx_append(m->idx, kv->key, kv->key_len, &r, kv->lease);
+	kc_vec_push(&m->undo, &u);
+	return 0;
 }
 
 /* Records the event (taking *kv and *prev) or frees them. */
@@ -657,7 +728,8 @@ static int apply_put(struct mvcc *m, const struct mvcc_put_req *p, struct mvcc_p
 		     struct kc_err *err)
 {
 	struct mvcc_kv old = { 0 }, kv = { 0 };
-	int found = kv_get(m, p->key, p->key_len, &old, err);
+	struct kidx_node *node;
+	int found = kv_get(m, p->key, p->key_len, &old, &node, err);
 	if (found < 0)
 		return found;
 	int rc = 0;
@@ -679,26 +751,7 @@ static int apply_put(struct mvcc *m, const struct mvcc_put_req *p, struct mvcc_p
 	kv.version = found ? old.version + 1 : 1;
 	kv.lease = lease;
 
-	sqlite3_stmt *st = conn_stmt(&m->w, found ? ST_KV_UPDATE : ST_KV_INSERT, err);
-	if (!st) {
-		rc = err->code;
-		goto out;
-	}
-	conn_bind_blob(st, 1, kv.key, kv.key_len);
-	if (found) {
-		sqlite3_bind_int64(st, 2, kv.mod_revision);
-		sqlite3_bind_int64(st, 3, kv.version);
-		sqlite3_bind_int64(st, 4, kv.lease);
-		conn_bind_blob(st, 5, kv.value, kv.value_len);
-	} else {
-		sqlite3_bind_int64(st, 2, kv.create_revision);
-		sqlite3_bind_int64(st, 3, kv.mod_revision);
-		sqlite3_bind_int64(st, 4, kv.version);
-		sqlite3_bind_int64(st, 5, kv.lease);
-		conn_bind_blob(st, 6, kv.value, kv.value_len);
-	}
-	if ((rc = conn_run(&m->w, st, "put", err)) < 0 ||
-	    (rc = hist_insert(m, &kv, MVCC_EVENT_PUT, err)) < 0)
+	if ((rc = hist_insert(m, node, &kv, MVCC_EVENT_PUT, err)) < 0)
 		goto out;
 	if (p->prev_kv && found) {
 		out->has_prev = true;
@@ -715,16 +768,11 @@ out:
 /* Deletes one existing key whose current row is *old (taken). */
 static int delete_one(struct mvcc *m, struct mvcc_kv *old, struct kc_err *err)
 {
-	sqlite3_stmt *st = conn_stmt(&m->w, ST_KV_DELETE, err);
-	if (!st)
-		return err->code;
-	conn_bind_blob(st, 1, old->key, old->key_len);
-	int rc = conn_run(&m->w, st, "delete", err);
 	struct mvcc_kv tomb = { 0 };
 	kv_set(&tomb, old->key, old->key_len, NULL, 0);
 	tomb.mod_revision = m->rev + 1;
-	if (rc == 0)
-		rc = hist_insert(m, &tomb, MVCC_EVENT_DELETE, err);
+	int rc = hist_insert(m, kidx_get(m->idx, old->key, old->key_len), &tomb, MVCC_EVENT_DELETE,
+			     err);
 	if (rc == 0) {
 		emit(m, MVCC_EVENT_DELETE, &tomb, old, true);
 		m->sub++;
@@ -742,9 +790,14 @@ static int apply_delete(struct mvcc *m, const void *key, size_t klen, const void
 	struct mvcc_range_req q = { .key = key, .key_len = klen, .range_end = end,
 				    .range_end_len = end_len };
 	struct mvcc_range_resp r;
-	int rc = read_range(&m->w, &q, m->rev, m->compact_rev, false, &r, err);
+	int rc = read_range(&m->w, m->idx, &q, m->rev, m->compact_rev, INT64_MAX, &r, err);
 	if (rc < 0)
 		return rc;
+	if (m->sub + r.nkvs > MVCC_SUB_MAX) {
+		mvcc_range_resp_free(&r);
+		return kc_err_set(err, -KC_ELIMIT, "one revision may delete at most %u keys",
+				  MVCC_SUB_MAX);
+	}
 	if (want_prev && r.nkvs)
 		out->prev_kvs = xcalloc(r.nkvs, sizeof *out->prev_kvs);
 	for (size_t i = 0; i < r.nkvs && rc == 0; i++) {
@@ -801,7 +854,7 @@ static int eval_compare(struct mvcc *m, const struct mvcc_compare *c, bool *ok, 
 				    .range_end_len = c->range_end_len,
 				    .keys_only = c->target != MVCC_CMP_VALUE };
 	struct mvcc_range_resp r;
-	int rc = read_range(&m->w, &q, m->rev, m->compact_rev, true, &r, err);
+	int rc = read_range(&m->w, m->idx, &q, m->rev, m->compact_rev, INT64_MAX, &r, err);
 	if (rc < 0)
 		return rc;
 	if (r.nkvs == 0) {
@@ -857,8 +910,8 @@ static int run_txn(struct mvcc *m, const struct mvcc_txn_req *t, const struct kc
 		out->nresponses++;
 		switch (op->type) {
 		case MVCC_OP_RANGE:
-			rc = read_range(&m->w, &op->u.range, m->rev, m->compact_rev, m->sub == 0,
-					&r->u.range, err);
+			rc = read_range(&m->w, m->idx, &op->u.range, m->rev, m->compact_rev,
+					INT64_MAX, &r->u.range, err);
 			break;
 		case MVCC_OP_PUT:
 			rc = apply_put(m, &op->u.put, &r->u.put, err);
@@ -916,7 +969,8 @@ static int apply_lease_revoke(struct mvcc *m, int64_t id, int64_t *deleted, stru
 		return rc;
 	for (size_t i = 0; i < keys.nkvs && rc == 0; i++) {
 		struct mvcc_kv old = { 0 };
-		int found = kv_get(m, keys.kvs[i].key, keys.kvs[i].key_len, &old, err);
+		struct kidx_node *node;
+		int found = kv_get(m, keys.kvs[i].key, keys.kvs[i].key_len, &old, &node, err);
 		if (found < 0)
 			rc = found;
 		else if (found) {
@@ -981,7 +1035,7 @@ static int apply_one(struct mvcc *m, const struct mvcc_entry *e, struct mvcc_res
 	}
 	res->type = cmd.type;
 	m->sub = 0;
-	size_t evs_mark = m->evs ? m->evs->len : 0;
+	size_t evs_mark = m->evs ? m->evs->len : 0, undo_mark = m->undo.len;
 	bool savepoint = cmd.type == MVCC_CMD_TXN;
 	if (savepoint && (rc = step_simple(m, ST_SAVEPOINT, "savepoint", &res->err)) < 0)
 		goto out;
@@ -1023,6 +1077,7 @@ static int apply_one(struct mvcc *m, const struct mvcc_entry *e, struct mvcc_res
 			goto out;
 		if (m->evs)
 			mvcc_events_truncate(m->evs, evs_mark);
+		undo_to(m, undo_mark);
 		enum mvcc_cmd_type type = res->type;
 		mvcc_result_free(res);
 		res->type = type;
@@ -1098,6 +1153,7 @@ int mvcc_apply_batch(struct mvcc *m, const struct mvcc_entry *entries, size_t n,
 		return rc;
 	}
 	m->evs = events;
+	kc_vec_clear(&m->undo);
 	for (size_t i = 0; i < n; i++) {
 		if (entries[i].index <= m->applied) {
 			results[i].skipped = true;
@@ -1113,9 +1169,11 @@ int mvcc_apply_batch(struct mvcc *m, const struct mvcc_entry *entries, size_t n,
 	m->evs = NULL;
 	if ((rc = write_meta(m, err)) < 0 || (rc = step_simple(m, ST_COMMIT, "commit", err)) < 0)
 		goto fail;
+	kc_vec_clear(&m->undo);
 	return 0;
 fail:
 	m->evs = NULL;
+	undo_to(m, 0);
 	log_error("store batch failed, rolled back index=%llu err=%s",
 		  (unsigned long long)applied0, err->msg);
 	restore_after_rollback(m, applied0, rev0, compact0, m->cursor_rev, m->cursor_sub);
@@ -1140,7 +1198,8 @@ int mvcc_range(struct mvcc *m, const struct mvcc_range_req *req, struct mvcc_ran
 	       struct kc_err *err)
 {
 	struct kc_err tmp;
-	int rc = read_range(&m->w, req, m->rev, m->compact_rev, true, out, err ? err : &tmp);
+	int rc = read_range(&m->w, m->idx, req, m->rev, m->compact_rev, INT64_MAX, out,
+			    err ? err : &tmp);
 	m->w.failed = false;
 	return rc;
 }
@@ -1149,21 +1208,13 @@ int mvcc_history(struct mvcc *m, const struct mvcc_history_req *req, struct mvcc
 		 int64_t *next_rev, struct kc_err *err)
 {
 	struct kc_err tmp;
-	int rc = read_history(&m->w, req, m->compact_rev, out, next_rev, err ? err : &tmp);
+	int rc = read_history(&m->w, m->idx, req, m->compact_rev, out, next_rev, err ? err : &tmp);
 	m->w.failed = false;
 	return rc;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * compaction */
-
-struct compact_row {
-	int64_t rev;
-	int64_t sub;
-	uint8_t *key;
-	size_t klen;
-	int type;
-};
 
 int mvcc_compact_step(struct mvcc *m, size_t max_rows, bool *done, struct kc_err *err)
 {
@@ -1175,75 +1226,86 @@ int mvcc_compact_step(struct mvcc *m, size_t max_rows, bool *done, struct kc_err
 		return 0;
 	if (max_rows == 0)
 		max_rows = 1000;
-	int64_t cur_rev0 = m->cursor_rev, cur_sub0 = m->cursor_sub;
-	struct compact_row *rows = xcalloc(max_rows, sizeof *rows);
+	int64_t cur_rev0 = m->cursor_rev, cur_sub0 = m->cursor_sub, last_id = -1;
 	size_t n = 0;
+	struct kc_vec touched;   /* struct kidx_node *, each once (mark > 0) */
+	kc_vec_init(&touched, sizeof(struct kidx_node *));
 	int rc = step_simple(m, ST_BEGIN, "begin", err);
 	if (rc < 0)
 		goto out;
-	/* Read the chunk first: SQLite does not define a scan over rows being deleted. */
+	/* Plan from the chunk's rows: each row makes every older row of its key superseded below
+	 * the compaction revision, and itself too when it is a deletion. node->mark is how many
+	 * revisions to drop from the front of the key's list. */
 	sqlite3_stmt *st = conn_stmt(&m->w, ST_COMPACT_SCAN, err);
 	if (!st) {
 		rc = err->code;
 		goto rollback;
 	}
-	sqlite3_bind_int64(st, 1, m->cursor_rev);
-	sqlite3_bind_int64(st, 2, m->cursor_sub);
-	sqlite3_bind_int64(st, 3, m->compact_rev);
-	sqlite3_bind_int64(st, 4, (int64_t)max_rows);
+	sqlite3_bind_int64(st, 1, row_id(m->cursor_rev, (uint32_t)m->cursor_sub));
+	sqlite3_bind_int64(st, 2, row_id(m->compact_rev, 0));
+	sqlite3_bind_int64(st, 3, (int64_t)max_rows);
 	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW && n < max_rows) {
-		struct compact_row *r = &rows[n++];
-		r->rev = sqlite3_column_int64(st, 0);
-		r->sub = sqlite3_column_int64(st, 1);
-		r->klen = (size_t)sqlite3_column_bytes(st, 2);
-		r->key = xmalloc(r->klen + 1);
-		if (r->klen)
-			memcpy(r->key, sqlite3_column_blob(st, 2), r->klen);
-		r->type = sqlite3_column_int(st, 3);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		n++;
+		last_id = sqlite3_column_int64(st, 0);
+		int64_t rev = last_id >> MVCC_SUB_BITS;
+		struct kidx_node *node = kidx_get(m->idx, sqlite3_column_blob(st, 1),
+						  (size_t)sqlite3_column_bytes(st, 1));
+		uint32_t at = node ? kidx_lower(node, rev) : 0;
+		if (!node || at == node->nrev || node->revs[at].rev != rev) {
+			src = SQLITE_CORRUPT;
+			break;
+		}
+		uint32_t drop = at + (sqlite3_column_int(st, 2) == MVCC_EVENT_DELETE);
+		if (drop > node->mark) {
+			if (node->mark == 0)
+				kc_vec_push(&touched, &node);
+			node->mark = drop;
+		}
 	}
 	sqlite3_reset(st);
-	if (src != SQLITE_DONE && src != SQLITE_ROW) {
-		rc = conn_fail(&m->w, src, "compaction scan", err);
+	if (src != SQLITE_DONE) {
+		rc = conn_fail(&m->w, src, src == SQLITE_CORRUPT ? "compaction: key index" : "compaction scan", err);
 		goto rollback;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!(st = conn_stmt(&m->w, ST_COMPACT_DEL_OLDER, err))) {
-			rc = err->code;
-			goto rollback;
+	for (size_t i = 0; i < touched.len; i++) {
+		struct kidx_node *node = *(struct kidx_node **)kc_vec_at(&touched, i);
+		for (uint32_t k = 0; k < node->mark; k++) {
+			if (!(st = conn_stmt(&m->w, ST_HIST_DELETE, err))) {
+				rc = err->code;
+				goto rollback;
+			}
+			sqlite3_bind_int64(st, 1, row_id(node->revs[k].rev, node->revs[k].sub));
+			if ((rc = conn_run(&m->w, st, "compaction delete", err)) < 0)
+				goto rollback;
 		}
-		conn_bind_blob(st, 1, rows[i].key, rows[i].klen);
-		sqlite3_bind_int64(st, 2, rows[i].rev);
-		if ((rc = conn_run(&m->w, st, "compaction delete", err)) < 0)
-			goto rollback;
-		if (rows[i].type != MVCC_EVENT_DELETE)
-			continue;
-		if (!(st = conn_stmt(&m->w, ST_COMPACT_DEL_ROW, err))) {
-			rc = err->code;
-			goto rollback;
-		}
-		sqlite3_bind_int64(st, 1, rows[i].rev);
-		sqlite3_bind_int64(st, 2, rows[i].sub);
-		if ((rc = conn_run(&m->w, st, "compaction delete", err)) < 0)
-			goto rollback;
 	}
 	if (n < max_rows) {
 		m->cursor_rev = m->compact_rev;
 		m->cursor_sub = 0;
 	} else {
-		m->cursor_rev = rows[n - 1].rev;
-		m->cursor_sub = rows[n - 1].sub + 1;
+		m->cursor_rev = last_id >> MVCC_SUB_BITS;
+		m->cursor_sub = (last_id & (MVCC_SUB_MAX - 1)) + 1;
 	}
 	if ((rc = write_meta(m, err)) < 0 || (rc = step_simple(m, ST_COMMIT, "commit", err)) < 0)
 		goto rollback;
+	/* Only now, with the rows gone for good, does the index forget them: a reader whose
+	 * snapshot still holds them never picks them (they are superseded at every revision a
+	 * read may ask for, the compacted revision and after). */
+	for (size_t i = 0; i < touched.len; i++) {
+		struct kidx_node *node = *(struct kidx_node **)kc_vec_at(&touched, i);
+		uint32_t drop = node->mark;
+		node->mark = 0;
+		kidx_drop_front(m->idx, node, drop);
+	}
 	*done = m->cursor_rev >= m->compact_rev;
 	goto out;
 rollback:
+	for (size_t i = 0; i < touched.len; i++)
+		(*(struct kidx_node **)kc_vec_at(&touched, i))->mark = 0;
 	restore_after_rollback(m, m->applied, m->rev, m->compact_rev, cur_rev0, cur_sub0);
 out:
-	for (size_t i = 0; i < n; i++)
-		free(rows[i].key);
-	free(rows);
+	kc_vec_free(&touched);
 	m->w.failed = false;
 	return rc;
 }

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include "store/keyidx.h"
 #include "store/mvcc.h"
 
 /* Every statement kc runs, prepared lazily once per connection (SQLITE_PREPARE_PERSISTENT). The
@@ -12,19 +13,9 @@
 enum mvcc_stmt {
 	/* reads: any connection */
 	ST_META,
-	ST_KV_GET,
-	ST_KV_RANGE,
-	ST_KV_RANGE_OPEN,
-	ST_KV_COUNT,
-	ST_KV_COUNT_OPEN,
-	ST_HIST_GET,
-	ST_HIST_GROUPS,
-	ST_HIST_GROUPS_OPEN,
-	ST_HIST_ROW,
+	ST_ROW,
+	ST_ROW_META,
 	ST_HIST_SCAN,
-	ST_HIST_SCAN_KEY,
-	ST_HIST_PREV,
-	ST_LEASE_KEYS,
 	ST_BEGIN_READ,
 	/* writes: the store thread's connection */
 	ST_BEGIN,
@@ -33,18 +24,15 @@ enum mvcc_stmt {
 	ST_SAVEPOINT,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
-	ST_KV_INSERT,
-	ST_KV_UPDATE,
-	ST_KV_DELETE,
 	ST_HIST_INSERT,
+	ST_HIST_DELETE,
+	ST_HIST_KEYS,
 	ST_META_UPDATE,
 	ST_LEASE_INSERT,
 	ST_LEASE_DELETE,
 	ST_LEASE_CKPT,
 	ST_LEASE_ALL,
 	ST_COMPACT_SCAN,
-	ST_COMPACT_DEL_OLDER,
-	ST_COMPACT_DEL_ROW,
 	ST_COUNT
 };
 
@@ -77,21 +65,35 @@ void kv_set(struct mvcc_kv *kv, const void *key, size_t klen, const void *val, s
 /* Appends a zeroed event and returns it. */
 struct mvcc_event *events_push(struct mvcc_events *e);
 
-/* Range read on connection c, at most at revision cur_rev. kv_is_cur says the kv table holds
- * exactly revision cur_rev (false inside a txn that already wrote: then an explicit cur_rev is
- * read from history, while revision <= 0 still sees the txn's own writes). */
-int read_range(struct mvcc_conn *c, const struct mvcc_range_req *req, int64_t cur_rev,
-	       int64_t compact_rev, bool kv_is_cur, struct mvcc_range_resp *out,
+/* A history row's id: its revision and its place in the revision (sub). */
+#define MVCC_SUB_BITS 20
+#define MVCC_SUB_MAX (1u << MVCC_SUB_BITS)   /* changes one revision may hold */
+static inline int64_t row_id(int64_t rev, uint32_t sub)
+{
+	return (int64_t)((uint64_t)rev << MVCC_SUB_BITS) | (int64_t)sub;
+}
+
+/* Range read on connection c through the key index: at most at revision cur_rev, with
+ * revision 0 meaning 'at_cur' (a reader: cur_rev, the revision of its snapshot; the writer:
+ * INT64_MAX, which also sees the rows of the command being applied). */
+int read_range(struct mvcc_conn *c, struct kidx *idx, const struct mvcc_range_req *req,
+	       int64_t cur_rev, int64_t compact_rev, int64_t at_cur, struct mvcc_range_resp *out,
 	       struct kc_err *err);
-/* mvcc_history on connection c. */
-int read_history(struct mvcc_conn *c, const struct mvcc_history_req *req, int64_t compact_rev,
-		 struct mvcc_events *out, int64_t *next_rev, struct kc_err *err);
+/* Reads history row (rev, sub) of key into *kv (key copied from the row, value unless
+ * keys_only). Returns 0, or a negative code (a missing row is corruption). */
+int read_row(struct mvcc_conn *c, int64_t rev, uint32_t sub, bool keys_only, struct mvcc_kv *kv,
+	     int *type, struct kc_err *err);
+/* mvcc_history on the writer's connection c. */
+int read_history(struct mvcc_conn *c, struct kidx *idx, const struct mvcc_history_req *req,
+		 int64_t compact_rev, struct mvcc_events *out, int64_t *next_rev,
+		 struct kc_err *err);
 
 /* Opens a reader connection on path (mvcc_reader_open checks the store first). */
-int reader_open_path(const char *path, struct mvcc_reader **out, struct kc_err *err);
+int reader_open_path(const char *path, struct kidx *idx, struct mvcc_reader **out,
+		     struct kc_err *err);
 
 /* Schema identity, checked by the writer at open and by readers. */
 #define MVCC_APP_ID 0x6b636d76      /* "kcmv" in PRAGMA application_id */
-#define MVCC_SCHEMA_VERSION 1
+#define MVCC_SCHEMA_VERSION 2
 
 #endif

@@ -25,35 +25,16 @@
 #include <unistd.h>
 
 #include "lib/alloc.h"
+#include "lib/vec.h"
 
-#define HIST_COLS "rev, sub, key, type, create_rev, version, lease, value"
+#define ROW_COLS "key, type, create_rev, version, lease"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_META] = "SELECT revision, compact_rev, applied_index FROM meta WHERE id = 1",
-	[ST_KV_GET] = "SELECT create_rev, mod_rev, version, lease, value FROM kv WHERE key = ?1",
-	[ST_KV_RANGE] = "SELECT key, create_rev, mod_rev, version, lease, value FROM kv "
-			"WHERE key >= ?1 AND key < ?2 ORDER BY key",
-	[ST_KV_RANGE_OPEN] = "SELECT key, create_rev, mod_rev, version, lease, value FROM kv "
-			     "WHERE key >= ?1 ORDER BY key",
-	[ST_KV_COUNT] = "SELECT count(*) FROM kv WHERE key >= ?1 AND key < ?2",
-	[ST_KV_COUNT_OPEN] = "SELECT count(*) FROM kv WHERE key >= ?1",
-	[ST_HIST_GET] = "SELECT rev, type, create_rev, version, lease, value FROM history "
-			"WHERE key = ?1 AND rev <= ?2 ORDER BY rev DESC LIMIT 1",
-	/* max() makes the bare column 'type' come from the row holding the maximum. */
-	[ST_HIST_GROUPS] = "SELECT key, max(rev), type FROM history "
-			   "WHERE key >= ?1 AND key < ?2 AND rev <= ?3 GROUP BY key ORDER BY key",
-	[ST_HIST_GROUPS_OPEN] = "SELECT key, max(rev), type FROM history "
-				"WHERE key >= ?1 AND rev <= ?3 GROUP BY key ORDER BY key",
-	[ST_HIST_ROW] = "SELECT create_rev, version, lease, value FROM history "
-			"WHERE key = ?1 AND rev = ?2",
-	/* No key condition here: the planner must walk (rev, sub); the range filter runs in C. */
-	[ST_HIST_SCAN] = "SELECT " HIST_COLS " FROM history WHERE rev >= ?1 AND rev <= ?2 "
-			 "ORDER BY rev, sub",
-	[ST_HIST_SCAN_KEY] = "SELECT " HIST_COLS " FROM history "
-			     "WHERE key = ?1 AND rev >= ?2 AND rev <= ?3 ORDER BY rev",
-	[ST_HIST_PREV] = "SELECT rev, type, create_rev, version, lease, value FROM history "
-			 "WHERE key = ?1 AND rev < ?2 ORDER BY rev DESC LIMIT 1",
-	[ST_LEASE_KEYS] = "SELECT key FROM kv WHERE lease = ?1 AND lease != 0 ORDER BY key",
+	[ST_ROW] = "SELECT " ROW_COLS ", value FROM history WHERE id = ?1",
+	[ST_ROW_META] = "SELECT " ROW_COLS " FROM history WHERE id = ?1",
+	[ST_HIST_SCAN] = "SELECT id, " ROW_COLS ", value FROM history WHERE id >= ?1 AND id < ?2 "
+			 "ORDER BY id",
 	[ST_BEGIN_READ] = "BEGIN",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -61,23 +42,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SAVEPOINT] = "SAVEPOINT cmd",
 	[ST_RELEASE] = "RELEASE cmd",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO cmd",
-	[ST_KV_INSERT] = "INSERT INTO kv(key, create_rev, mod_rev, version, lease, value) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_KV_UPDATE] = "UPDATE kv SET mod_rev = ?2, version = ?3, lease = ?4, value = ?5 "
-			 "WHERE key = ?1",
-	[ST_KV_DELETE] = "DELETE FROM kv WHERE key = ?1",
-	[ST_HIST_INSERT] = "INSERT INTO history(" HIST_COLS ") "
-			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_HIST_INSERT] = "INSERT INTO history(id, " ROW_COLS ", value) "
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_HIST_DELETE] = "DELETE FROM history WHERE id = ?1",
+	[ST_HIST_KEYS] = "SELECT id, key, type, lease FROM history ORDER BY id",
 	[ST_META_UPDATE] = "UPDATE meta SET applied_index = ?1, revision = ?2, compact_rev = ?3, "
 			   "cursor_rev = ?4, cursor_sub = ?5 WHERE id = 1",
 	[ST_LEASE_INSERT] = "INSERT INTO lease(id, ttl, remaining) VALUES (?1, ?2, 0)",
 	[ST_LEASE_DELETE] = "DELETE FROM lease WHERE id = ?1",
 	[ST_LEASE_CKPT] = "UPDATE lease SET remaining = ?2 WHERE id = ?1",
 	[ST_LEASE_ALL] = "SELECT id, ttl, remaining FROM lease ORDER BY id",
-	[ST_COMPACT_SCAN] = "SELECT rev, sub, key, type FROM history "
-			    "WHERE (rev, sub) >= (?1, ?2) AND rev < ?3 ORDER BY rev, sub LIMIT ?4",
-	[ST_COMPACT_DEL_OLDER] = "DELETE FROM history WHERE key = ?1 AND rev < ?2",
-	[ST_COMPACT_DEL_ROW] = "DELETE FROM history WHERE rev = ?1 AND sub = ?2",
+	[ST_COMPACT_SCAN] = "SELECT id, key, type FROM history WHERE id >= ?1 AND id < ?2 "
+			    "ORDER BY id LIMIT ?3",
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -337,159 +313,68 @@ static void collect_free(struct collect *c)
 	memset(c, 0, sizeof *c);
 }
 
-/* Stores one row given as (key, then columns create, mod, version, lease, value at 'col'). */
-static void collect_row(struct collect *c, const void *key, size_t klen, sqlite3_stmt *st,
-			int col)
+/* Fills kv from the row of 'st' whose columns, from 'col', are key, type, create_rev, version,
+ * lease and (with_value) value; the row's revision is 'rev'. */
+static void kv_from_row(struct mvcc_kv *kv, sqlite3_stmt *st, int col, bool with_value,
+			int64_t rev)
 {
-	struct mvcc_kv *kv = collect_push(c);
-	const void *val = NULL;
-	size_t vlen = 0;
-	if (!c->keys_only) {
-		val = sqlite3_column_blob(st, col + 4);
-		vlen = (size_t)sqlite3_column_bytes(st, col + 4);
-	}
-	kv_set(kv, key, klen, val, vlen);
-	kv->create_revision = sqlite3_column_int64(st, col);
-	kv->mod_revision = sqlite3_column_int64(st, col + 1);
-	kv->version = sqlite3_column_int64(st, col + 2);
-	kv->lease = sqlite3_column_int64(st, col + 3);
+	kv_set(kv, sqlite3_column_blob(st, col), (size_t)sqlite3_column_bytes(st, col),
+	       with_value ? sqlite3_column_blob(st, col + 5) : NULL,
+	       with_value ? (size_t)sqlite3_column_bytes(st, col + 5) : 0);
+	kv->create_revision = sqlite3_column_int64(st, col + 2);
+	kv->mod_revision = rev;
+	kv->version = sqlite3_column_int64(st, col + 3);
+	kv->lease = sqlite3_column_int64(st, col + 4);
 }
 
-static int bind_range(sqlite3_stmt *st, const struct mvcc_range_req *req, bool open_end)
+int read_row(struct mvcc_conn *c, int64_t rev, uint32_t sub, bool keys_only, struct mvcc_kv *kv,
+	     int *type, struct kc_err *err)
 {
-	int rc = conn_bind_blob(st, 1, req->key, req->key_len);
-	if (rc == SQLITE_OK && !open_end)
-		rc = conn_bind_blob(st, 2, req->range_end, req->range_end_len);
-	return rc;
-}
-
-/* Current revision: the kv table. */
-static int range_kv(struct mvcc_conn *c, const struct mvcc_range_req *req, bool open_end,
-		    struct collect *out, struct kc_err *err)
-{
-	int rc;
-	sqlite3_stmt *st;
-	if (req->range_end_len == 0) {
-		if (!(st = conn_stmt(c, ST_KV_GET, err)))
-			return err->code;
-		conn_bind_blob(st, 1, req->key, req->key_len);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			out->count = 1;
-			if (out->keep)
-				collect_row(out, req->key, req->key_len, st, 0);
-			rc = SQLITE_DONE;
-		}
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "range get", err);
-	}
-	bool counted = false;
-	if (out->keep > 0) {
-		if (!(st = conn_stmt(c, open_end ? ST_KV_RANGE_OPEN : ST_KV_RANGE, err)))
-			return err->code;
-		bind_range(st, req, open_end);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (out->len == out->keep)
-				break;   /* one row past the limit: count separately */
-			collect_row(out, sqlite3_column_blob(st, 0),
-				    (size_t)sqlite3_column_bytes(st, 0), st, 1);
-		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return conn_fail(c, rc, "range", err);
-		if (rc == SQLITE_DONE) {
-			out->count = (int64_t)out->len;
-			counted = true;
-		}
-	}
-	if (!counted) {
-		if (!(st = conn_stmt(c, open_end ? ST_KV_COUNT_OPEN : ST_KV_COUNT, err)))
-			return err->code;
-		bind_range(st, req, open_end);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			out->count = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW)
-			return conn_fail(c, rc, "range count", err);
-	}
-	return 0;
-}
-
-/* Older revision: per key, the last history row at or below rev. */
-static int range_hist(struct mvcc_conn *c, const struct mvcc_range_req *req, bool open_end,
-		      int64_t rev, struct collect *out, struct kc_err *err)
-{
-	int rc;
-	sqlite3_stmt *st;
-	if (req->range_end_len == 0) {
-		if (!(st = conn_stmt(c, ST_HIST_GET, err)))
-			return err->code;
-		conn_bind_blob(st, 1, req->key, req->key_len);
-		sqlite3_bind_int64(st, 2, rev);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			if (sqlite3_column_int(st, 1) == MVCC_EVENT_PUT) {
-				out->count = 1;
-				if (out->keep) {
-					/* columns: rev, type, create, version, lease, value */
-					struct mvcc_kv *kv = collect_push(out);
-					bool ko = out->keys_only;
-					const void *val = ko ? NULL : sqlite3_column_blob(st, 5);
-					size_t vlen = ko ? 0 : (size_t)sqlite3_column_bytes(st, 5);
-					kv_set(kv, req->key, req->key_len, val, vlen);
-					kv->mod_revision = sqlite3_column_int64(st, 0);
-					kv->create_revision = sqlite3_column_int64(st, 2);
-					kv->version = sqlite3_column_int64(st, 3);
-					kv->lease = sqlite3_column_int64(st, 4);
-				}
-			}
-			rc = SQLITE_DONE;
-		}
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "historical get", err);
-	}
-	if (!(st = conn_stmt(c, open_end ? ST_HIST_GROUPS_OPEN : ST_HIST_GROUPS, err)))
+	sqlite3_stmt *st = conn_stmt(c, keys_only ? ST_ROW_META : ST_ROW, err);
+	if (!st)
 		return err->code;
-	bind_range(st, req, open_end);
-	sqlite3_bind_int64(st, 3, rev);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 2) != MVCC_EVENT_PUT)
-			continue;
-		out->count++;
-		if (out->len == out->keep)
-			continue;
-		const void *key = sqlite3_column_blob(st, 0);
-		size_t klen = (size_t)sqlite3_column_bytes(st, 0);
-		int64_t at = sqlite3_column_int64(st, 1);
-		sqlite3_stmt *row = conn_stmt(c, ST_HIST_ROW, err);
-		if (!row) {
-			sqlite3_reset(st);
-			return err->code;
-		}
-		conn_bind_blob(row, 1, key, klen);
-		sqlite3_bind_int64(row, 2, at);
-		int rrc = sqlite3_step(row);
-		if (rrc == SQLITE_ROW) {
-			/* columns: create, version, lease, value (mod is the group's rev) */
-			struct mvcc_kv *kv = collect_push(out);
-			const void *val = out->keys_only ? NULL : sqlite3_column_blob(row, 3);
-			size_t vlen = out->keys_only ? 0 : (size_t)sqlite3_column_bytes(row, 3);
-			kv_set(kv, key, klen, val, vlen);
-			kv->create_revision = sqlite3_column_int64(row, 0);
-			kv->mod_revision = at;
-			kv->version = sqlite3_column_int64(row, 1);
-			kv->lease = sqlite3_column_int64(row, 2);
-		}
-		sqlite3_reset(row);
-		if (rrc != SQLITE_ROW) {
-			sqlite3_reset(st);
-			return conn_fail(c, rrc == SQLITE_DONE ? SQLITE_CORRUPT : rrc,
-					 "historical row", err);
-		}
+	sqlite3_bind_int64(st, 1, row_id(rev, sub));
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		kv_from_row(kv, st, 0, !keys_only, rev);
+		if (type)
+			*type = sqlite3_column_int(st, 1);
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "historical range", err);
+	if (rc == SQLITE_ROW)
+		return 0;
+	/* the index named a row the table lacks */
+	return conn_fail(c, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "history row", err);
+}
+
+struct hit {
+	int64_t rev;
+	uint32_t sub;
+};
+
+/* Walks the index under its read lock: counts the keys of the range whose newest row at or
+ * below 'at' is a put, and keeps the rows of the first 'keep' of them (key order). */
+static void walk_range(struct kidx *idx, const struct mvcc_range_req *req, bool open_end,
+		       int64_t at, size_t keep, struct kc_vec *hits, int64_t *count)
+{
+	bool single = req->range_end_len == 0;
+	kidx_rdlock(idx);
+	struct kidx_node *n = single ? kidx_get(idx, req->key, req->key_len)
+				     : kidx_seek(idx, req->key, req->key_len);
+	for (; n; n = kidx_next(n)) {
+		if (!single && !open_end &&
+		    mvcc_key_cmp(kidx_key(n), n->klen, req->range_end, req->range_end_len) >= 0)
+			break;
+		const struct kidx_rev *r = kidx_at(n, at);
+		if (r && !r->tomb) {
+			(*count)++;
+			if (hits->len < keep)
+				kc_vec_push(hits, &(struct hit){ r->rev, r->sub });
+		}
+		if (single)
+			break;
+	}
+	kidx_rdunlock(idx);
 }
 
 static int cmp_i64(int64_t a, int64_t b)
@@ -554,8 +439,8 @@ static bool is_open_end_req(const struct mvcc_range_req *req)
 	return req->range_end_len == 1 && ((const uint8_t *)req->range_end)[0] == 0;
 }
 
-int read_range(struct mvcc_conn *c, const struct mvcc_range_req *req, int64_t cur_rev,
-	       int64_t compact_rev, bool kv_is_cur, struct mvcc_range_resp *out,
+int read_range(struct mvcc_conn *c, struct kidx *idx, const struct mvcc_range_req *req,
+	       int64_t cur_rev, int64_t compact_rev, int64_t at_cur, struct mvcc_range_resp *out,
 	       struct kc_err *err)
 {
 	memset(out, 0, sizeof *out);
@@ -586,11 +471,15 @@ int read_range(struct mvcc_conn *c, const struct mvcc_range_req *req, int64_t cu
 	else if (natural && req->limit > 0 && (uint64_t)req->limit < SIZE_MAX)
 		col.keep = (size_t)req->limit;
 
-	int rc;
-	if (rev <= 0 || (rev == cur_rev && kv_is_cur))
-		rc = range_kv(c, req, open_end, &col, err);
-	else
-		rc = range_hist(c, req, open_end, rev, &col, err);
+	struct kc_vec hits;
+	kc_vec_init(&hits, sizeof(struct hit));
+	walk_range(idx, req, open_end, rev > 0 ? rev : at_cur, col.keep, &hits, &col.count);
+	int rc = 0;
+	for (size_t i = 0; i < hits.len && rc == 0; i++) {
+		const struct hit *h = kc_vec_at(&hits, i);
+		rc = read_row(c, h->rev, h->sub, col.keys_only, collect_push(&col), NULL, err);
+	}
+	kc_vec_free(&hits);
 	if (rc < 0) {
 		collect_free(&col);
 		return rc;
@@ -613,30 +502,121 @@ int read_range(struct mvcc_conn *c, const struct mvcc_range_req *req, int64_t cu
 /* ---------------------------------------------------------------------------------------------
  * history scans */
 
-static int history_prev(struct mvcc_conn *c, struct mvcc_event *ev, struct kc_err *err)
+/* Sets ev's prev_kv to the key's row before the event, if that is a put. */
+static int history_prev(struct mvcc_conn *c, struct kidx *idx, struct mvcc_event *ev,
+			struct kc_err *err)
 {
-	sqlite3_stmt *st = conn_stmt(c, ST_HIST_PREV, err);
-	if (!st)
-		return err->code;
-	conn_bind_blob(st, 1, ev->kv.key, ev->kv.key_len);
-	sqlite3_bind_int64(st, 2, ev->revision);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_int(st, 1) == MVCC_EVENT_PUT) {
-		struct mvcc_kv *p = &ev->prev_kv;
-		kv_set(p, ev->kv.key, ev->kv.key_len, sqlite3_column_blob(st, 5),
-		       (size_t)sqlite3_column_bytes(st, 5));
-		p->mod_revision = sqlite3_column_int64(st, 0);
-		p->create_revision = sqlite3_column_int64(st, 2);
-		p->version = sqlite3_column_int64(st, 3);
-		p->lease = sqlite3_column_int64(st, 4);
-		ev->has_prev = true;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : conn_fail(c, rc, "history prev", err);
+	struct kidx_node *n = kidx_get(idx, ev->kv.key, ev->kv.key_len);
+	const struct kidx_rev *r = n ? kidx_before(n, ev->revision) : NULL;
+	if (!r || r->tomb)
+		return 0;
+	int rc = read_row(c, r->rev, r->sub, false, &ev->prev_kv, NULL, err);
+	ev->has_prev = rc == 0;
+	return rc;
 }
 
-int read_history(struct mvcc_conn *c, const struct mvcc_history_req *req, int64_t compact_rev,
-		 struct mvcc_events *out, int64_t *next_rev, struct kc_err *err)
+/* A history scan in progress: rows come in (rev, sub) order; the scan stops at a revision
+ * boundary once a limit is reached, so a revision's events are never split. */
+struct hscan {
+	struct mvcc_conn *c;
+	struct kidx *idx;
+	const struct mvcc_history_req *req;
+	struct mvcc_events *out;
+	size_t start, scanned;
+	int64_t last_rev;
+	bool stopping;
+};
+
+/* Visits the row of 'st' (columns from 1: key, type, create, version, lease, value) at
+ * (rev, sub). Returns 1 to stop before it (*next_rev set), 0 to go on, or a negative code. */
+static int hscan_row(struct hscan *h, sqlite3_stmt *st, int64_t rev, uint32_t sub,
+		     int64_t *next_rev, struct kc_err *err)
+{
+	const struct mvcc_history_req *req = h->req;
+	if (h->stopping && rev != h->last_rev) {
+		*next_rev = rev;
+		return 1;
+	}
+	h->last_rev = rev;
+	h->scanned++;
+	const void *key = sqlite3_column_blob(st, 1);
+	size_t klen = (size_t)sqlite3_column_bytes(st, 1);
+	if (req->range_end_len == 0 ||
+	    mvcc_key_in_range(key, klen, req->key, req->key_len, req->range_end,
+			      req->range_end_len)) {
+		struct mvcc_event *ev = events_push(h->out);
+		ev->revision = rev;
+		ev->sub = sub;
+		ev->type = sqlite3_column_int(st, 2) == MVCC_EVENT_PUT ? MVCC_EVENT_PUT
+								       : MVCC_EVENT_DELETE;
+		kv_from_row(&ev->kv, st, 1, ev->type == MVCC_EVENT_PUT, rev);
+		if (ev->type == MVCC_EVENT_DELETE)
+			ev->kv.create_revision = ev->kv.version = ev->kv.lease = 0;
+		int rc;
+		if (req->prev_kv && (ev->type == MVCC_EVENT_DELETE || ev->kv.version > 1) &&
+		    (rc = history_prev(h->c, h->idx, ev, err)) < 0)
+			return rc;
+	}
+	if ((req->max_events && h->out->len - h->start >= req->max_events) ||
+	    (req->max_scan && h->scanned >= req->max_scan))
+		h->stopping = true;
+	return 0;
+}
+
+/* A single key: its rows, found through the index. */
+static int history_key(struct hscan *h, int64_t *next_rev, struct kc_err *err)
+{
+	const struct mvcc_history_req *req = h->req;
+	struct kidx_node *n = kidx_get(h->idx, req->key, req->key_len);
+	if (!n)
+		return 0;
+	for (uint32_t i = kidx_lower(n, req->from_rev); i < n->nrev; i++) {
+		const struct kidx_rev *r = &n->revs[i];
+		if (r->rev > req->to_rev)
+			break;
+		sqlite3_stmt *st = conn_stmt(h->c, ST_HIST_SCAN, err);
+		if (!st)
+			return err->code;
+		sqlite3_bind_int64(st, 1, row_id(r->rev, r->sub));
+		sqlite3_bind_int64(st, 2, row_id(r->rev, r->sub) + 1);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			rc = hscan_row(h, st, r->rev, r->sub, next_rev, err);
+		else
+			rc = conn_fail(h->c, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "history row",
+				       err);
+		sqlite3_reset(st);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	return 0;
+}
+
+/* A range: every row of the revisions, filtered here. */
+static int history_range(struct hscan *h, int64_t *next_rev, struct kc_err *err)
+{
+	sqlite3_stmt *st = conn_stmt(h->c, ST_HIST_SCAN, err);
+	if (!st)
+		return err->code;
+	sqlite3_bind_int64(st, 1, row_id(h->req->from_rev, 0));
+	sqlite3_bind_int64(st, 2, row_id(h->req->to_rev + 1, 0));
+	int rc, vrc = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		vrc = hscan_row(h, st, id >> MVCC_SUB_BITS, (uint32_t)(id & (MVCC_SUB_MAX - 1)),
+				next_rev, err);
+		if (vrc != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (vrc < 0)
+		return vrc;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : conn_fail(h->c, rc, "history scan", err);
+}
+
+int read_history(struct mvcc_conn *c, struct kidx *idx, const struct mvcc_history_req *req,
+		 int64_t compact_rev, struct mvcc_events *out, int64_t *next_rev,
+		 struct kc_err *err)
 {
 	*next_rev = req->from_rev;
 	if (req->from_rev < 1)
@@ -646,60 +626,14 @@ int read_history(struct mvcc_conn *c, const struct mvcc_history_req *req, int64_
 		return kc_err_set(err, -MVCC_ECOMPACTED, "%s", mvcc_strerror(-MVCC_ECOMPACTED));
 	if (req->from_rev > req->to_rev)
 		return 0;
-	bool single = req->range_end_len == 0;
-	sqlite3_stmt *st = conn_stmt(c, single ? ST_HIST_SCAN_KEY : ST_HIST_SCAN, err);
-	if (!st)
-		return err->code;
-	int i = 1;
-	if (single)
-		conn_bind_blob(st, i++, req->key, req->key_len);
-	sqlite3_bind_int64(st, i++, req->from_rev);
-	sqlite3_bind_int64(st, i, req->to_rev);
-	size_t start = out->len, scanned = 0;
-	int64_t last_rev = 0;
-	bool stopping = false;
-	int rc, prc = 0;
+	struct hscan h = { .c = c, .idx = idx, .req = req, .out = out, .start = out->len };
 	*next_rev = req->to_rev + 1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t rev = sqlite3_column_int64(st, 0);
-		if (stopping && rev != last_rev) {
-			*next_rev = rev;
-			break;
-		}
-		last_rev = rev;
-		scanned++;
-		const void *key = sqlite3_column_blob(st, 2);
-		size_t klen = (size_t)sqlite3_column_bytes(st, 2);
-		if (single || mvcc_key_in_range(key, klen, req->key, req->key_len, req->range_end,
-						req->range_end_len)) {
-			struct mvcc_event *ev = events_push(out);
-			ev->revision = rev;
-			ev->sub = (uint32_t)sqlite3_column_int64(st, 1);
-			ev->type = sqlite3_column_int(st, 3) == MVCC_EVENT_PUT ? MVCC_EVENT_PUT
-									      : MVCC_EVENT_DELETE;
-			if (ev->type == MVCC_EVENT_PUT) {
-				kv_set(&ev->kv, key, klen, sqlite3_column_blob(st, 7),
-				       (size_t)sqlite3_column_bytes(st, 7));
-				ev->kv.create_revision = sqlite3_column_int64(st, 4);
-				ev->kv.version = sqlite3_column_int64(st, 5);
-				ev->kv.lease = sqlite3_column_int64(st, 6);
-			} else {
-				kv_set(&ev->kv, key, klen, NULL, 0);
-			}
-			ev->kv.mod_revision = rev;
-			if (req->prev_kv && (ev->type == MVCC_EVENT_DELETE || ev->kv.version > 1) &&
-			    (prc = history_prev(c, ev, err)) < 0)
-				break;
-		}
-		if ((req->max_events && out->len - start >= req->max_events) ||
-		    (req->max_scan && scanned >= req->max_scan))
-			stopping = true;
-	}
-	sqlite3_reset(st);
-	if (prc < 0 || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
-		mvcc_events_truncate(out, start);
+	int rc = req->range_end_len == 0 ? history_key(&h, next_rev, err)
+					 : history_range(&h, next_rev, err);
+	if (rc < 0) {
+		mvcc_events_truncate(out, h.start);
 		*next_rev = req->from_rev;
-		return prc < 0 ? prc : conn_fail(c, rc, "history scan", err);
+		return rc;
 	}
 	return 0;
 }
@@ -710,12 +644,15 @@ int read_history(struct mvcc_conn *c, const struct mvcc_history_req *req, int64_
 struct mvcc_reader {
 	struct mvcc_conn c;
 	char *path;
+	struct kidx *idx;   /* the writer's; outlives the reader (the door's generations) */
 };
 
-int reader_open_path(const char *path, struct mvcc_reader **out, struct kc_err *err)
+int reader_open_path(const char *path, struct kidx *idx, struct mvcc_reader **out,
+		     struct kc_err *err)
 {
 	struct mvcc_reader *r = xcalloc(1, sizeof *r);
 	r->path = xstrdup(path);
+	r->idx = idx;
 	int rc = conn_open(&r->c, r->path, SQLITE_OPEN_READONLY, err);
 	if (rc == 0)
 		rc = conn_exec(&r->c, "PRAGMA query_only = ON; PRAGMA cache_size = -2048;", err);
@@ -778,7 +715,7 @@ int mvcc_reader_range(struct mvcc_reader *r, const struct mvcc_range_req *req,
 	uint64_t applied = 0;
 	int rc = reader_begin(r, &rev, &compact, &applied, err);
 	if (rc == 0)
-		rc = read_range(&r->c, req, rev, compact, true, out, err);
+		rc = read_range(&r->c, r->idx, req, rev, compact, rev, out, err);
 	reader_end(r);
 	if (applied_index)
 		*applied_index = applied;
