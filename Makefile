@@ -295,7 +295,7 @@ TSAN_OBJS := $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(KC_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/%,$(UNIT_SRCS))
 # Modules with threads also run under ThreadSanitizer.
-TSAN_TESTS := test_loop test_http_server test_http_client test_tls test_crypto test_mvcc test_store test_walckpt \
+TSAN_TESTS := test_loop test_http_server test_http_client test_tls test_crypto test_mvcc test_keyidx test_store test_walckpt \
 	test_schema test_openapi test_handlers
 TSAN_BINS := $(patsubst %,$(TSAN_DIR)/%,$(filter $(TSAN_TESTS),$(basename $(notdir $(UNIT_SRCS)))))
 TEST_LIBS := $(HOST_DEPS) -lcmocka -lpthread -lm

@@ -21,6 +21,7 @@ struct kidx {
 	uint64_t rng;
 	size_t nkeys;
 	size_t bytes;
+	int64_t floor;
 };
 
 static int key_cmp(const struct kidx_node *n, const void *key, size_t klen)
@@ -67,6 +68,7 @@ void kidx_clear(struct kidx *x)
 	x->level = 1;
 	x->nkeys = 0;
 	x->bytes = 0;
+	x->floor = 0;
 	pthread_rwlock_unlock(&x->lock);
 }
 
@@ -147,6 +149,19 @@ const struct kidx_rev *kidx_at(const struct kidx_node *n, int64_t at)
 size_t kidx_nkeys(const struct kidx *x)
 {
 	return x->nkeys;
+}
+
+int64_t kidx_floor(const struct kidx *x)
+{
+	return x->floor;
+}
+
+void kidx_set_floor(struct kidx *x, int64_t rev)
+{
+	pthread_rwlock_wrlock(&x->lock);
+	if (rev > x->floor)
+		x->floor = rev;
+	pthread_rwlock_unlock(&x->lock);
 }
 
 size_t kidx_bytes(const struct kidx *x)

@@ -59,6 +59,9 @@ const struct kidx_rev *kidx_before(const struct kidx_node *n, int64_t rev);
 /* The index of the first revision of n at or above 'rev' (n->nrev if none). */
 uint32_t kidx_lower(const struct kidx_node *n, int64_t rev);
 size_t kidx_nkeys(const struct kidx *x);
+/* The revision below which revisions may have been dropped (compaction): a read at an older
+ * revision must be refused or retried. */
+int64_t kidx_floor(const struct kidx *x);
 /* Bytes held (nodes, keys, revision arrays), for status. */
 size_t kidx_bytes(const struct kidx *x);
 
@@ -70,6 +73,8 @@ struct kidx_node *kidx_append(struct kidx *x, const void *key, size_t klen,
 void kidx_truncate(struct kidx *x, struct kidx_node *n, uint32_t nrev, int64_t lease);
 /* Drops the first k revisions of n; n is removed (freed) when none remain. */
 void kidx_drop_front(struct kidx *x, struct kidx_node *n, uint32_t k);
+/* Raises the floor to rev (before dropping revisions compacted below it). */
+void kidx_set_floor(struct kidx *x, int64_t rev);
 /* Removes every key. */
 void kidx_clear(struct kidx *x);
 

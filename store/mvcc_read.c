@@ -353,12 +353,18 @@ struct hit {
 };
 
 /* Walks the index under its read lock: counts the keys of the range whose newest row at or
- * below 'at' is a put, and keeps the rows of the first 'keep' of them (key order). */
-static void walk_range(struct kidx *idx, const struct mvcc_range_req *req, bool open_end,
-		       int64_t at, size_t keep, struct kc_vec *hits, int64_t *count)
+ * below 'at' is a put, and keeps the rows of the first 'keep' of them (key order). Returns
+ * -MVCC_ECOMPACTED when compaction has dropped revisions 'at' needs (a reader whose snapshot
+ * predates the compaction: see mvcc_reader_range). */
+static int walk_range(struct kidx *idx, const struct mvcc_range_req *req, bool open_end,
+		      int64_t at, size_t keep, struct kc_vec *hits, int64_t *count)
 {
 	bool single = req->range_end_len == 0;
 	kidx_rdlock(idx);
+	if (at < kidx_floor(idx)) {
+		kidx_rdunlock(idx);
+		return -MVCC_ECOMPACTED;
+	}
 	struct kidx_node *n = single ? kidx_get(idx, req->key, req->key_len)
 				     : kidx_seek(idx, req->key, req->key_len);
 	for (; n; n = kidx_next(n)) {
@@ -375,6 +381,7 @@ static void walk_range(struct kidx *idx, const struct mvcc_range_req *req, bool 
 			break;
 	}
 	kidx_rdunlock(idx);
+	return 0;
 }
 
 static int cmp_i64(int64_t a, int64_t b)
@@ -473,8 +480,9 @@ int read_range(struct mvcc_conn *c, struct kidx *idx, const struct mvcc_range_re
 
 	struct kc_vec hits;
 	kc_vec_init(&hits, sizeof(struct hit));
-	walk_range(idx, req, open_end, rev > 0 ? rev : at_cur, col.keep, &hits, &col.count);
-	int rc = 0;
+	int rc = walk_range(idx, req, open_end, rev > 0 ? rev : at_cur, col.keep, &hits, &col.count);
+	if (rc < 0)
+		kc_err_set(err, rc, "%s", mvcc_strerror(rc));
 	for (size_t i = 0; i < hits.len && rc == 0; i++) {
 		const struct hit *h = kc_vec_at(&hits, i);
 		rc = read_row(c, h->rev, h->sub, col.keys_only, collect_push(&col), NULL, err);
@@ -713,10 +721,18 @@ int mvcc_reader_range(struct mvcc_reader *r, const struct mvcc_range_req *req,
 	memset(out, 0, sizeof *out);
 	int64_t rev = 0, compact = 0;
 	uint64_t applied = 0;
-	int rc = reader_begin(r, &rev, &compact, &applied, err);
-	if (rc == 0)
-		rc = read_range(&r->c, r->idx, req, rev, compact, rev, out, err);
-	reader_end(r);
+	int rc;
+	/* A read of the current revision whose snapshot predates a compaction the index has
+	 * already applied takes a newer snapshot (which holds that compaction): compactions are
+	 * minutes apart, so the second try succeeds but under a storm of them. */
+	for (int tries = 0;; tries++) {
+		rc = reader_begin(r, &rev, &compact, &applied, err);
+		if (rc == 0)
+			rc = read_range(&r->c, r->idx, req, rev, compact, rev, out, err);
+		reader_end(r);
+		if (rc != -MVCC_ECOMPACTED || req->revision > 0 || tries == 8)
+			break;
+	}
 	if (applied_index)
 		*applied_index = applied;
 	return rc;

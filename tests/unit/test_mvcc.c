@@ -1340,6 +1340,204 @@ static void test_reader_concurrent(void **state)
 	fx_close(&f);
 }
 
+/* Readers at the current and at recent revisions while the writer overwrites a few keys and
+ * compacts behind them: the index forgets rows only after their deletion commits, so a read
+ * either sees every key with the value written at its mod revision, or is refused as
+ * compacted; never a missing row or a missing key. */
+#define RACE_KEYS 20
+
+struct race_arg {
+	struct mvcc *m;
+	atomic_int stop;
+	atomic_int reads;
+	atomic_int failures;
+};
+
+static void *race_reader(void *p)
+{
+	struct race_arg *a = p;
+	struct mvcc_reader *r;
+	struct kc_err err = { 0 };
+	if (mvcc_reader_open(a->m, &r, &err) < 0) {
+		a->failures++;
+		return NULL;
+	}
+	int64_t last = 0;
+	while (!a->stop) {
+		struct mvcc_range_resp resp;
+		struct mvcc_range_req q = { .key = "r", .key_len = 1, .range_end = "s",
+					    .range_end_len = 1, .revision = (a->reads % 2) ? last - 3 : 0 };
+		if (q.revision < RACE_KEYS)
+			q.revision = 0;   /* before every key existed */
+		int rc = mvcc_reader_range(r, &q, &resp, NULL, &err);
+		if (rc == -MVCC_ECOMPACTED) {
+			a->reads++;
+			continue;
+		}
+		if (rc < 0) {
+			fprintf(stderr, "race read: %s\n", err.msg);
+			a->failures++;
+			break;
+		}
+		last = resp.revision;
+		if (resp.nkvs != RACE_KEYS) {
+			fprintf(stderr, "race read at %lld: %zu keys\n", (long long)q.revision,
+				resp.nkvs);
+			a->failures++;
+		}
+		for (size_t i = 0; i < resp.nkvs; i++) {
+			char want[32];
+			snprintf(want, sizeof want, "%lld", (long long)resp.kvs[i].mod_revision);
+			if (!kv_value_is(&resp.kvs[i], want)) {
+				fprintf(stderr, "race read at %lld: %.*s at %s\n", (long long)q.revision,
+					(int)resp.kvs[i].value_len, (const char *)resp.kvs[i].value, want);
+				a->failures++;
+			}
+		}
+		mvcc_range_resp_free(&resp);
+		a->reads++;
+	}
+	mvcc_reader_close(r);
+	return NULL;
+}
+
+static void test_reader_compaction_race(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_open(&f, true);
+	char k[16], v[32];
+	for (int i = 0; i < RACE_KEYS; i++) {
+		snprintf(k, sizeof k, "r%02d", i);
+		snprintf(v, sizeof v, "%lld", (long long)mvcc_revision(f.m) + 1);
+		put(&f, k, v);
+	}
+	struct race_arg a = { .m = f.m };
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, race_reader, &a), 0);
+	struct kc_str s = KC_STR_INIT;
+	for (int i = 0; i < 1500; i++) {
+		snprintf(k, sizeof k, "r%02d", (i * 7) % RACE_KEYS);
+		snprintf(v, sizeof v, "%lld", (long long)mvcc_revision(f.m) + 1);
+		put(&f, k, v);
+		if (i % 40 == 39) {
+			simple_cmd(&f, mvcc_cmd_encode_compact(&s, mvcc_revision(f.m) - 2, NULL), &s, 0,
+				   NULL);
+			bool done = false;
+			struct kc_err err = { 0 };
+			while (!done)
+				assert_int_equal(mvcc_compact_step(f.m, 7, &done, &err), 0);
+		}
+	}
+	a.stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(a.failures, 0);
+	assert_true(a.reads > 0);
+	kc_str_free(&s);
+	/* What compaction left: per key, one row below the compacted revision, and the newer. */
+	mvcc_close(f.m);
+	f.m = open_path(f.path, MVCC_OPEN_QUICK_CHECK, MVCC_SYNC_NORMAL);
+	for (int i = 0; i < RACE_KEYS; i++) {
+		struct mvcc_kv kv = { 0 };
+		snprintf(k, sizeof k, "r%02d", i);
+		assert_true(get(&f, k, 0, &kv));
+		snprintf(v, sizeof v, "%lld", (long long)kv.mod_revision);
+		assert_true(kv_value_is(&kv, v));
+		mvcc_kv_free(&kv);
+	}
+	fx_close(&f);
+}
+
+/* A store of schema 1 (current rows in 'kv', history indexed by key) is converted at open: the
+ * same reads, history and revisions, and it goes on taking writes. */
+static void test_schema1_converted(void **state)
+{
+	(void)state;
+	struct fx f;
+	memset(&f, 0, sizeof f);
+	mvcc_events_init(&f.evs);
+	fx_mkdir(&f);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f.path, &db), SQLITE_OK);
+	char sql[2048];
+	snprintf(sql, sizeof sql,
+		 "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER "
+		 " NOT NULL, cluster_id INTEGER NOT NULL, member_id INTEGER NOT NULL, applied_index "
+		 " INTEGER NOT NULL, revision INTEGER NOT NULL, compact_rev INTEGER NOT NULL, "
+		 " cursor_rev INTEGER NOT NULL, cursor_sub INTEGER NOT NULL);"
+		 "CREATE TABLE kv (key BLOB NOT NULL PRIMARY KEY, create_rev INTEGER NOT NULL, "
+		 " mod_rev INTEGER NOT NULL, version INTEGER NOT NULL, lease INTEGER NOT NULL, "
+		 " value BLOB NOT NULL);"
+		 "CREATE INDEX kv_lease ON kv(lease) WHERE lease != 0;"
+		 "CREATE TABLE history (rev INTEGER NOT NULL, sub INTEGER NOT NULL, key BLOB NOT NULL,"
+		 " type INTEGER NOT NULL, create_rev INTEGER NOT NULL, version INTEGER NOT NULL, "
+		 " lease INTEGER NOT NULL, value BLOB, PRIMARY KEY (rev, sub));"
+		 "CREATE INDEX history_key ON history(key, rev, type);"
+		 "CREATE TABLE lease (id INTEGER PRIMARY KEY, ttl INTEGER NOT NULL, remaining "
+		 " INTEGER NOT NULL);"
+		 "INSERT INTO meta VALUES (1, 1, %d, %d, 4, 4, 0, 0, 0);"
+		 "INSERT INTO lease VALUES (9, 60, 0);"
+		 /* a@1 put, b@2 put (lease 9), a@3 put, b@4 and c@4 ... a txn: b deleted, c put */
+		 "INSERT INTO history VALUES (1, 0, X'61', %d, 1, 1, 0, X'7631');"
+		 "INSERT INTO history VALUES (2, 0, X'62', %d, 2, 1, 9, X'7632');"
+		 "INSERT INTO history VALUES (3, 0, X'61', %d, 1, 2, 0, X'7633');"
+		 "INSERT INTO history VALUES (4, 0, X'62', %d, 0, 0, 0, NULL);"
+		 "INSERT INTO history VALUES (4, 1, X'63', %d, 4, 1, 9, X'7634');"
+		 "INSERT INTO kv VALUES (X'61', 1, 3, 2, 0, X'7633');"
+		 "INSERT INTO kv VALUES (X'63', 4, 4, 1, 9, X'7634');"
+		 "PRAGMA application_id = %d; PRAGMA user_version = 1;",
+		 CLUSTER, MEMBER, MVCC_EVENT_PUT, MVCC_EVENT_PUT, MVCC_EVENT_PUT, MVCC_EVENT_DELETE,
+		 MVCC_EVENT_PUT, 0x6b636d76);
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("schema 1: %s", msg);
+	sqlite3_close(db);
+
+	f.m = open_path(f.path, MVCC_OPEN_QUICK_CHECK, MVCC_SYNC_NORMAL);
+	f.idx = mvcc_applied_index(f.m);
+	assert_int_equal(f.idx, 4);
+	assert_int_equal(mvcc_revision(f.m), 4);
+	struct mvcc_kv kv = { 0 };
+	assert_true(get(&f, "a", 0, &kv));
+	assert_true(kv_value_is(&kv, "v3") && kv.create_revision == 1 && kv.mod_revision == 3 &&
+		    kv.version == 2);
+	mvcc_kv_free(&kv);
+	assert_false(get(&f, "b", 0, NULL));
+	assert_true(get(&f, "b", 3, &kv));
+	assert_true(kv_value_is(&kv, "v2") && kv.lease == 9);
+	mvcc_kv_free(&kv);
+	assert_true(get(&f, "a", 1, &kv));
+	assert_true(kv_value_is(&kv, "v1"));
+	mvcc_kv_free(&kv);
+	struct mvcc_history_req h = { .key = "\0", .key_len = 1, .range_end = "\0",
+				      .range_end_len = 1, .from_rev = 2, .to_rev = 4,
+				      .prev_kv = true };
+	struct mvcc_events evs;
+	mvcc_events_init(&evs);
+	int64_t next = 0;
+	assert_int_equal(mvcc_history(f.m, &h, &evs, &next, NULL), 0);
+	assert_int_equal(evs.len, 4);
+	assert_int_equal(next, 5);
+	assert_true(evs.v[2].type == MVCC_EVENT_DELETE && key_is(&evs.v[2].kv, "b") &&
+		    evs.v[2].revision == 4 && evs.v[2].sub == 0 && evs.v[2].has_prev &&
+		    kv_value_is(&evs.v[2].prev_kv, "v2"));
+	assert_true(evs.v[1].has_prev && kv_value_is(&evs.v[1].prev_kv, "v1"));
+	mvcc_events_free(&evs);
+	/* lease 9 still holds c, and revoking it deletes c */
+	struct mvcc_range_resp keys;
+	assert_int_equal(mvcc_lease_keys(f.m, 9, &keys, NULL), 0);
+	assert_int_equal(keys.nkvs, 1);
+	assert_true(key_is(&keys.kvs[0], "c"));
+	mvcc_range_resp_free(&keys);
+	assert_int_equal(put(&f, "a", "v5"), 5);
+	assert_true(get(&f, "a", 0, &kv));
+	assert_true(kv.version == 3 && kv.create_revision == 1);
+	mvcc_kv_free(&kv);
+	fx_close(&f);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * growth */
 
@@ -1427,6 +1625,8 @@ int main(void)
 		cmocka_unit_test(test_crash_kill),
 		cmocka_unit_test(test_foreign_refused),
 		cmocka_unit_test(test_reader_concurrent),
+		cmocka_unit_test(test_reader_compaction_race),
+		cmocka_unit_test(test_schema1_converted),
 		cmocka_unit_test(test_bounded_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
