@@ -16,6 +16,10 @@
 
 struct kidx {
 	pthread_rwlock_t lock;
+	/* Writer preference: a waiting writer holds the turnstile, which readers pass through
+	 * before taking the read lock. Without it the rwlocks of glibc and musl let a steady
+	 * stream of readers (list calls) starve the store thread. */
+	pthread_mutex_t turnstile;
 	struct kidx_node *head;  /* sentinel with KIDX_MAX_LEVEL pointers and no key */
 	uint32_t level;          /* levels in use, >= 1 */
 	uint64_t rng;
@@ -42,11 +46,31 @@ struct kidx *kidx_new(void)
 {
 	struct kidx *x = xcalloc(1, sizeof *x);
 	pthread_rwlock_init(&x->lock, NULL);
+	pthread_mutex_init(&x->turnstile, NULL);
 	x->head = xcalloc(1, node_size(KIDX_MAX_LEVEL, 0));
 	x->head->level = KIDX_MAX_LEVEL;
 	x->level = 1;
 	x->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)x;
 	return x;
+}
+
+void kidx_rdlock(struct kidx *x)
+{
+	pthread_mutex_lock(&x->turnstile);
+	pthread_mutex_unlock(&x->turnstile);
+	pthread_rwlock_rdlock(&x->lock);
+}
+
+static void wrlock(struct kidx *x)
+{
+	pthread_mutex_lock(&x->turnstile);
+	pthread_rwlock_wrlock(&x->lock);
+	pthread_mutex_unlock(&x->turnstile);
+}
+
+void kidx_rdunlock(struct kidx *x)
+{
+	pthread_rwlock_unlock(&x->lock);
 }
 
 static void node_free(struct kidx_node *n)
@@ -57,7 +81,7 @@ static void node_free(struct kidx_node *n)
 
 void kidx_clear(struct kidx *x)
 {
-	pthread_rwlock_wrlock(&x->lock);
+	wrlock(x);
 	struct kidx_node *n = x->head->next[0];
 	while (n) {
 		struct kidx_node *next = n->next[0];
@@ -79,17 +103,8 @@ void kidx_free(struct kidx *x)
 	kidx_clear(x);
 	free(x->head);
 	pthread_rwlock_destroy(&x->lock);
+	pthread_mutex_destroy(&x->turnstile);
 	free(x);
-}
-
-void kidx_rdlock(struct kidx *x)
-{
-	pthread_rwlock_rdlock(&x->lock);
-}
-
-void kidx_rdunlock(struct kidx *x)
-{
-	pthread_rwlock_unlock(&x->lock);
 }
 
 /* Fills prev[i] with the last node at level i whose key is < key; returns the node after
@@ -158,7 +173,7 @@ int64_t kidx_floor(const struct kidx *x)
 
 void kidx_set_floor(struct kidx *x, int64_t rev)
 {
-	pthread_rwlock_wrlock(&x->lock);
+	wrlock(x);
 	if (rev > x->floor)
 		x->floor = rev;
 	pthread_rwlock_unlock(&x->lock);
@@ -201,7 +216,7 @@ struct kidx_node *kidx_append(struct kidx *x, const void *key, size_t klen,
 {
 	struct kidx_node *prev[KIDX_MAX_LEVEL];
 	struct kidx_node *n = find(x, key, klen, prev);
-	pthread_rwlock_wrlock(&x->lock);
+	wrlock(x);
 	if (!n || key_cmp(n, key, klen) != 0) {
 		uint32_t level = random_level(x);
 		for (uint32_t i = x->level; i < level; i++)
@@ -244,7 +259,7 @@ static void unlink_node(struct kidx *x, struct kidx_node *n)
 
 void kidx_truncate(struct kidx *x, struct kidx_node *n, uint32_t nrev, int64_t lease)
 {
-	pthread_rwlock_wrlock(&x->lock);
+	wrlock(x);
 	if (nrev == 0) {
 		unlink_node(x, n);
 	} else {
@@ -259,7 +274,7 @@ void kidx_drop_front(struct kidx *x, struct kidx_node *n, uint32_t k)
 {
 	if (k == 0)
 		return;
-	pthread_rwlock_wrlock(&x->lock);
+	wrlock(x);
 	if (k >= n->nrev) {
 		unlink_node(x, n);
 	} else {

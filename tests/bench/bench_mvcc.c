@@ -7,7 +7,7 @@
  * Not run by the tests. Build and run (from the repository root):
  *   CORE="lib/alloc.c lib/err.c lib/log.c lib/str.c lib/vec.c lib/map.c lib/clock.c"
  *   gcc -std=c11 -O2 -I. -Ibuild/sqlite -D_GNU_SOURCE -o build/bench_mvcc \
- *       tests/bench/bench_mvcc.c $CORE store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c \
+ *       tests/bench/bench_mvcc.c $CORE store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/keyidx.c \
  *       build/host/libsqlite3.a -lpthread -lm
  *   build/bench_mvcc [DIR (default /tmp)] [SECONDS per case (default 5)] */
 #include <fcntl.h>

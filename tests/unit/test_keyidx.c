@@ -27,7 +27,7 @@ struct mkey {
 	int64_t lease;
 };
 
-static uint64_t rng = 88172645463325252ull;
+static uint64_t rng = 88172645463325252ull;  /* the writer thread only */
 
 static uint64_t next_rand(void)
 {
@@ -166,7 +166,7 @@ static void test_model(void **state)
 struct race {
 	struct kidx *x;
 	atomic_bool stop;
-	long walks;
+	atomic_long walks;
 };
 
 static void *reader(void *arg)
@@ -217,6 +217,7 @@ static void test_concurrent_readers(void **state)
 	atomic_store(&r.stop, true);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
+	assert_true(atomic_load(&r.walks) > 0);
 	kidx_free(r.x);
 }
 
