@@ -37,6 +37,7 @@ struct raft_sqlite {
 	struct kc_vec terms; /* uint64_t; [0] = term of first - 1 */
 	struct kc_vec removed; /* uint64_t: members removed from the cluster */
 	bool empty;
+	bool sync_off;
 	raft_sqlite_snapshot_fn snap_fn;
 	void *snap_arg;
 };
@@ -209,6 +210,7 @@ int raft_sqlite_open(const char *path, bool sync_off, struct raft_sqlite **out, 
 		goto fail;
 	}
 	sqlite3_busy_timeout(rs->db, 5000);
+	rs->sync_off = sync_off;
 	if ((rc = exec(rs, "PRAGMA journal_mode = WAL", err)) < 0 ||
 	    (rc = exec(rs, sync_off ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL",
 		       err)) < 0 ||
@@ -357,28 +359,39 @@ int raft_sqlite_bootstrap(struct raft_sqlite *rs, const struct raft_conf *conf, 
 }
 
 int raft_sqlite_compact(struct raft_sqlite *rs, uint64_t index, const struct raft_conf *conf,
-			uint64_t keep, struct kc_err *err)
+			uint64_t keep, uint64_t max_drop, struct kc_err *err)
 {
 	uint64_t last = raft_sqlite_last_index(rs);
-	if (index <= rs->snap.index || index > last || index < rs->first)
+	if (index < rs->snap.index || index > last || index < rs->first)
 		return kc_err_set(err, -KC_EINVAL, "raft.db: cannot compact at %llu",
 				  (unsigned long long)index);
-	struct raft_snapshot_meta m = {
-		.index = index, .term = term_at(rs, index - rs->first + 1), .conf = *conf};
+	bool new_point = index > rs->snap.index;
+	struct raft_snapshot_meta m = rs->snap;
+	if (new_point)
+		m = (struct raft_snapshot_meta){
+			.index = index, .term = term_at(rs, index - rs->first + 1), .conf = *conf};
 	uint64_t new_first = index + 1 > keep ? index + 1 - keep : 1;
 	if (new_first < rs->first)
 		new_first = rs->first;
+	if (max_drop && new_first - rs->first > max_drop)
+		new_first = rs->first + max_drop;
+	if (!new_point && new_first == rs->first)
+		return 0;
 	uint64_t prev_term = term_at(rs, new_first - rs->first);
+	/* Not synced on its own: losing it to a power cut only keeps more log (the state machine
+	 * below 'index' is durable already), and the next Ready's FULL commit syncs it anyway. */
 	int rc;
-	if ((rc = exec(rs, "BEGIN IMMEDIATE", err)) < 0)
+	if (!rs->sync_off && (rc = exec(rs, "PRAGMA synchronous = NORMAL", err)) < 0)
 		return rc;
-	if ((rc = snap_meta_write(rs, &m, err)) < 0 ||
+	if ((rc = exec(rs, "BEGIN IMMEDIATE", err)) < 0)
+		goto out;
+	if ((new_point && (rc = snap_meta_write(rs, &m, err)) < 0) ||
 	    (rc = del_stmt(rs, ST_ENT_DEL_BELOW, new_first, err)) < 0 ||
 	    (rc = meta_set(rs, "first", new_first, NULL, 0, err)) < 0 ||
 	    (rc = meta_set(rs, "prev_term", prev_term, NULL, 0, err)) < 0 ||
 	    (rc = exec(rs, "COMMIT", err)) < 0) {
 		sqlite3_exec(rs->db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
+		goto out;
 	}
 	rs->snap = m;
 	size_t drop = (size_t)(new_first - rs->first);
@@ -388,7 +401,16 @@ int raft_sqlite_compact(struct raft_sqlite *rs, uint64_t index, const struct raf
 		rs->terms.len -= drop;
 	}
 	rs->first = new_first;
-	return 0;
+out:
+	if (!rs->sync_off) {
+		struct kc_err e2;
+		int rc2 = exec(rs, "PRAGMA synchronous = FULL", &e2);
+		if (rc2 < 0 && rc == 0) {
+			*err = e2;
+			rc = rc2;
+		}
+	}
+	return rc;
 }
 
 int raft_sqlite_member_put(struct raft_sqlite *rs, uint64_t id, const char *name,

@@ -40,11 +40,13 @@ int raft_sqlite_bootstrap(struct raft_sqlite *rs, const struct raft_conf *conf,
  * state machine ahead, which replay tolerates), rd->entries, rd->hs. Borrows rd. Durable on
  * return. A failure is sticky for the caller (restart from disk). */
 int raft_sqlite_persist(struct raft_sqlite *rs, const struct raft_ready *rd, struct kc_err *err);
-/* Log compaction: records a snapshot at 'index' (applied by the state machine, <= last index,
- * > the current snapshot's) with its configuration 'conf', and deletes entries below
- * index - keep + 1 (keeping 'keep' entries for slightly lagging followers). */
+/* Log compaction: records a snapshot at 'index' (applied by the state machine and durable
+ * there, <= last index, >= the current snapshot's) with its configuration 'conf', and deletes
+ * entries below index - keep + 1 (keeping 'keep' entries for slightly lagging followers), at
+ * most max_drop of them per call (0: all), so that a long log goes in steps. Calling it again
+ * at the same index goes on deleting. Not synced by itself (see the code). */
 int raft_sqlite_compact(struct raft_sqlite *rs, uint64_t index, const struct raft_conf *conf,
-			uint64_t keep, struct kc_err *err);
+			uint64_t keep, uint64_t max_drop, struct kc_err *err);
 void raft_sqlite_set_snapshot_fn(struct raft_sqlite *rs, raft_sqlite_snapshot_fn fn, void *arg);
 
 /* The member directory (what the CONF entries' contexts said: name and URLs per member id),

@@ -35,11 +35,11 @@
  * only dropped below an applied index made durable first (mvcc_sync), so the replay never
  * lacks an entry. That saves one fsync per Ready.
  *
- * Snapshots: raft.db records a snapshot point (index, term, conf) every snapshot_entries applied
- * entries and drops the log below it but snapshot_keep entries. A follower that needs older
- * entries gets the whole mvcc.db, copied on demand by mvcc_reader_snapshot (so the data may be
- * newer than the snapshot index: mvcc skips the entries it already holds when they are
- * replayed). The receiver installs it BEFORE persisting the Ready: close mvcc.db, rename the
+ * Snapshots: raft.db records a snapshot point (index, term, conf) about every snapshot_entries
+ * applied entries, once mvcc.db is durable there (compact_log), and drops the log below it but
+ * snapshot_keep entries. A follower that needs older entries gets the whole mvcc.db, copied on
+ * demand by mvcc_reader_snapshot (so the data may be newer than the snapshot index: mvcc skips
+ * the entries it already holds when they are replayed). The receiver installs it BEFORE persisting the Ready: close mvcc.db, rename the
  * received copy over it, reopen (adopting it), end every watcher (they must re-watch). */
 #include "store/store.h"
 
@@ -69,14 +69,16 @@
 
 #define READ_RETRY_MS  1000u
 /* WAL pages (4 KiB) from which the checkpoint thread copies a database's WAL back, and from
- * which the store thread does it itself because the background could not keep up. mvcc.db
- * waits longer: its batches dirty many pages, and a longer interval writes each once for many
- * commits. */
-#define MVCC_WAL_BG_PAGES    4000
+ * which the store thread does it itself because the background could not keep up. Both
+ * databases append (mvcc.db by revision), so a page is written about once whatever the
+ * interval; a short one keeps each checkpoint's fsync short (16 MiB took ~100 ms and stalled
+ * the Raft log's fsync on every member of a loopback cluster). */
+#define MVCC_WAL_BG_PAGES    1000
 #define MVCC_WAL_FORCE_PAGES 40000
 #define RAFT_WAL_BG_PAGES    1000
 #define RAFT_WAL_FORCE_PAGES 20000
 #define RECENT_RESULTS 256u /* applied results kept for forwarded proposals answered late */
+#define LOG_DROP_STEP  2000u /* log entries compact_log deletes per tick at most */
 
 /* ---- the door ---- */
 
@@ -325,6 +327,14 @@ struct store {
 	uint64_t id, cluster_id;
 	unsigned tick_ms, election_ticks, request_timeout_ms;
 	uint64_t snapshot_entries, snapshot_keep, progress_ms;
+	/* Log compaction (compact_log). snapshot_every: snapshot_entries give or take a quarter,
+	 * by member, so that members do not all cut their logs in the same instant. The
+	 * checkpoint thread's job 'sync_job' fsyncs mvcc.db and then publishes sync_target as
+	 * mvcc_synced: the applied index known durable there. */
+	uint64_t snapshot_every;
+	int sync_job;
+	_Atomic uint64_t sync_target, mvcc_synced;
+	atomic_bool sync_busy;
 	struct mvcc_options mvcc_opts; /* path owned (mvcc_path) */
 	char *mvcc_path;
 	struct door *door;
@@ -1896,6 +1906,35 @@ static void expire(struct store *s, struct kc_list *head, uint64_t now, int code
 	}
 }
 
+/* Store thread, every tick: moves raft.db's snapshot point up to where mvcc.db is durable and
+ * drops the log behind it. mvcc.db may run with synchronous=NORMAL, so the log below an index
+ * goes only once mvcc.db holds that index on disk, or a power loss could leave a gap to replay.
+ * That fsync runs on the checkpoint thread (on this thread it stalled every member's requests
+ * for 40-60 ms); the log then goes LOG_DROP_STEP entries a tick. */
+static void compact_log(struct store *s)
+{
+	uint64_t snap = raft_sqlite_snapshot_index(s->rs);
+	uint64_t synced = atomic_load(&s->mvcc_synced);
+	if (!atomic_load(&s->sync_busy) &&
+	    s->applied > (synced > snap ? synced : snap) + s->snapshot_every) {
+		atomic_store(&s->sync_target, s->applied);
+		atomic_store(&s->sync_busy, true);
+		wal_ckpt_request(s->ckpt, s->sync_job);
+	}
+	if (synced < snap || synced == 0 || synced > raft_sqlite_last_index(s->rs))
+		return; /* nothing durable beyond the point (or a snapshot was installed since) */
+	bool new_point = synced > snap;
+	if (!new_point && raft_sqlite_first_index(s->rs) + s->snapshot_keep >= snap + 1)
+		return; /* the log holds no more than it keeps */
+	struct raft_status st;
+	raft_status(s->raft, &st);
+	if (new_point && st.conf_index > synced)
+		return; /* the point would need the configuration of then */
+	struct kc_err err;
+	if (raft_sqlite_compact(s->rs, synced, &st.conf, s->snapshot_keep, LOG_DROP_STEP, &err) < 0)
+		log_warn("store: %s: log compaction: %s", s->name, err.msg);
+}
+
 static void on_tick(struct loop *l, struct loop_timer *t)
 {
 	struct store *s = t->data;
@@ -1920,17 +1959,7 @@ static void on_tick(struct loop *l, struct loop_timer *t)
 		s->last_progress_ms = now;
 		watch_hub_progress_tick(s->hub);
 	}
-	if (s->applied > raft_sqlite_snapshot_index(s->rs) + s->snapshot_entries) {
-		struct raft_status st;
-		struct kc_err err;
-		raft_status(s->raft, &st);
-		/* mvcc.db may run with synchronous=NORMAL: its applied index must be durable
-		 * before the log below it goes, or a power loss could leave a gap to replay */
-		if (st.conf_index <= s->applied && s->applied <= raft_sqlite_last_index(s->rs) &&
-		    (mvcc_sync(s->mvcc, &err) < 0 ||
-		     raft_sqlite_compact(s->rs, s->applied, &st.conf, s->snapshot_keep, &err) < 0))
-			log_warn("store: %s: log compaction: %s", s->name, err.msg);
-	}
+	compact_log(s);
 	kick(s);
 }
 
@@ -1976,22 +2005,51 @@ static int mkdir_p1(const char *path, struct kc_err *err)
 
 /* ---- WAL checkpoints (checkpoint thread) ---- */
 
-static int ckpt_mvcc(void *arg, struct kc_err *err)
+/* Any thread: the current mvcc, which is not closed or replaced until door_unpin; NULL while
+ * closing or installing a snapshot. */
+static struct mvcc *door_pin(struct door *d)
 {
-	struct store *s = arg;
-	struct door *d = s->door;
 	pthread_mutex_lock(&d->mu);
-	if (d->closed || !d->m) { /* closing, or a snapshot is being installed */
-		pthread_mutex_unlock(&d->mu);
-		return 0;
-	}
-	d->busy++; /* the file is not replaced while busy */
+	struct mvcc *m = d->closed ? NULL : d->m;
+	if (m)
+		d->busy++;
 	pthread_mutex_unlock(&d->mu);
-	int rc = wal_checkpoint_file(s->mvcc_path, err);
+	return m;
+}
+
+static void door_unpin(struct door *d)
+{
 	pthread_mutex_lock(&d->mu);
 	d->busy--;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
+}
+
+static int ckpt_mvcc(void *arg, struct kc_err *err)
+{
+	struct store *s = arg;
+	if (!door_pin(s->door))
+		return 0;
+	int rc = wal_checkpoint_file(s->mvcc_path, err);
+	door_unpin(s->door);
+	return rc;
+}
+
+/* compact_log's fsync of mvcc.db. The target is read first: every commit up to it is in the
+ * files the fsync covers. */
+static int sync_mvcc(void *arg, struct kc_err *err)
+{
+	struct store *s = arg;
+	uint64_t target = atomic_load(&s->sync_target);
+	struct mvcc *m = door_pin(s->door);
+	int rc = 0;
+	if (m) {
+		rc = mvcc_sync(m, err);
+		door_unpin(s->door);
+		if (rc == 0)
+			atomic_store(&s->mvcc_synced, target);
+	}
+	atomic_store(&s->sync_busy, false);
 	return rc;
 }
 
@@ -2228,6 +2286,9 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 					   .job = wal_ckpt_add(s->ckpt, "raft.db", ckpt_raft, s),
 					   .bg_pages = RAFT_WAL_BG_PAGES,
 					   .force_pages = RAFT_WAL_FORCE_PAGES};
+	s->sync_job = wal_ckpt_add(s->ckpt, "mvcc.db sync", sync_mvcc, s);
+	s->snapshot_every = s->snapshot_entries - s->snapshot_entries / 4 +
+			    s->id % (s->snapshot_entries / 2 + 1);
 	mvcc_wal_watch(s->mvcc, &s->mvcc_watch);
 	raft_sqlite_wal_watch(s->rs, &s->raft_watch);
 
@@ -2273,7 +2334,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 		 * not hold: a snapshot point at the bootstrap entry makes members that join later
 		 * (and founding members that lack the data) receive the database, not the log. */
 		if (mvcc_revision(s->mvcc) > 0) {
-			if ((rc = raft_sqlite_compact(s->rs, 1, &conf, 0, err)) < 0)
+			if ((rc = raft_sqlite_compact(s->rs, 1, &conf, 0, 0, err)) < 0)
 				goto fail;
 			restored = true;
 		}

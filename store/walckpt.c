@@ -133,7 +133,10 @@ static int watch_hook(void *arg, sqlite3 *db, const char *name, int pages)
 		if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
 			log_warn("store: checkpoint on the writer (%d WAL pages): %s", pages,
 				 sqlite3_errstr(rc));
-	} else if (pages >= w->bg_pages) {
+		w->asked = 0;
+	} else if (pages >= w->bg_pages &&
+		   (pages < w->asked || pages - w->asked >= (w->bg_pages + 3) / 4)) {
+		w->asked = pages;   /* (fewer pages than when last asked: the WAL restarted) */
 		wal_ckpt_request(w->ck, w->job);
 	}
 	return SQLITE_OK; /* the commit happened either way */

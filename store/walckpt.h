@@ -7,7 +7,10 @@
  * background thread (struct wal_ckpt) to run a PASSIVE checkpoint on a connection of its own,
  * which never blocks the writer; past 'force_pages' (the background could not keep up, e.g.
  * under a write rate that never leaves the WAL fully copied, so it is never restarted) the
- * writer checkpoints itself as SQLite would, which bounds the WAL. */
+ * writer checkpoints itself as SQLite would, which bounds the WAL. Between the two the
+ * background is asked again only each time the WAL has grown by another bg_pages / 4: asked at
+ * every commit, it ran back to back, each run copying a few pages and fsyncing the database
+ * (35 fsyncs a second per database under load), and those fsyncs stalled the Raft log's. */
 #ifndef KC_STORE_WALCKPT_H
 #define KC_STORE_WALCKPT_H
 
@@ -39,6 +42,7 @@ struct wal_watch {
 	int job;
 	int bg_pages;    /* ask the background from this many WAL pages */
 	int force_pages; /* checkpoint on the writer from this many */
+	int asked;       /* WAL pages when the background was last asked; the writer's */
 };
 
 /* Replaces the connection's automatic checkpoint by the watch. */

@@ -571,8 +571,16 @@ static void test_raft_sqlite(void **state)
 	e[0].index = 9;
 	assert_int_equal(raft_sqlite_persist(rs, &rd, &err), -KC_EINVAL);
 	e[0].index = 2;
-	assert_int_equal(raft_sqlite_compact(rs, 4, &conf, 2, &err), 0);
+	/* in steps: at most one entry dropped, then the rest at the same point */
+	assert_int_equal(raft_sqlite_first_index(rs), 1);
+	assert_int_equal(raft_sqlite_compact(rs, 4, &conf, 1, 1, &err), 0);
+	assert_int_equal(raft_sqlite_first_index(rs), 2);
+	assert_int_equal(raft_sqlite_snapshot_index(rs), 4);
+	assert_int_equal(raft_sqlite_compact(rs, 4, &conf, 2, 0, &err), 0);
 	assert_int_equal(raft_sqlite_first_index(rs), 3);
+	assert_int_equal(raft_sqlite_compact(rs, 4, &conf, 2, 0, &err), 0);
+	assert_int_equal(raft_sqlite_first_index(rs), 3);
+	assert_int_equal(raft_sqlite_compact(rs, 3, &conf, 2, 0, &err), -KC_EINVAL);
 	raft_sqlite_close(rs);
 
 	assert_int_equal(raft_sqlite_open(path, false, &rs, &err), 0);
