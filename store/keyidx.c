@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/map.h"
 
 #define KIDX_MAX_LEVEL 20
 
@@ -26,7 +27,67 @@ struct kidx {
 	size_t nkeys;
 	size_t bytes;
 	int64_t floor;
+	/* Exact lookups: open addressing with linear probing, at most half full; a write finds
+	 * its key here in one probe or two instead of ~30 key comparisons down the list. */
+	struct kidx_node **tab;
+	size_t tcap;             /* power of two, or 0 */
 };
+
+static struct kidx_node *tab_get(const struct kidx *x, const void *key, size_t klen,
+				 uint64_t h)
+{
+	if (!x->tcap)
+		return NULL;
+	for (size_t i = h & (x->tcap - 1);; i = (i + 1) & (x->tcap - 1)) {
+		struct kidx_node *n = x->tab[i];
+		if (!n)
+			return NULL;
+		if (n->hash == h && n->klen == klen && (!klen || !memcmp(kidx_key(n), key, klen)))
+			return n;
+	}
+}
+
+static void tab_insert(struct kidx_node **tab, size_t cap, struct kidx_node *n)
+{
+	size_t i = n->hash & (cap - 1);
+	while (tab[i])
+		i = (i + 1) & (cap - 1);
+	tab[i] = n;
+}
+
+/* The caller holds the write lock. */
+static void tab_put(struct kidx *x, struct kidx_node *n)
+{
+	if ((x->nkeys + 1) * 2 > x->tcap) {
+		size_t cap = x->tcap ? x->tcap * 2 : 64;
+		struct kidx_node **tab = xcalloc(cap, sizeof *tab);
+		for (size_t i = 0; i < x->tcap; i++)
+			if (x->tab[i])
+				tab_insert(tab, cap, x->tab[i]);
+		free(x->tab);
+		x->bytes += (cap - x->tcap) * sizeof *tab;
+		x->tab = tab;
+		x->tcap = cap;
+	}
+	tab_insert(x->tab, x->tcap, n);
+}
+
+/* Removes n, shifting back the entries of its probe run (no tombstones). */
+static void tab_del(struct kidx *x, struct kidx_node *n)
+{
+	size_t mask = x->tcap - 1, i = n->hash & mask;
+	while (x->tab[i] != n)
+		i = (i + 1) & mask;
+	for (size_t j = (i + 1) & mask; x->tab[j]; j = (j + 1) & mask) {
+		size_t home = x->tab[j]->hash & mask;
+		/* move j into the hole at i unless its home lies cyclically in (i, j] */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			x->tab[i] = x->tab[j];
+			i = j;
+		}
+	}
+	x->tab[i] = NULL;
+}
 
 static int key_cmp(const struct kidx_node *n, const void *key, size_t klen)
 {
@@ -89,6 +150,9 @@ void kidx_clear(struct kidx *x)
 		n = next;
 	}
 	memset(x->head->next, 0, KIDX_MAX_LEVEL * sizeof x->head->next[0]);
+	free(x->tab);
+	x->tab = NULL;
+	x->tcap = 0;
 	x->level = 1;
 	x->nkeys = 0;
 	x->bytes = 0;
@@ -129,8 +193,7 @@ struct kidx_node *kidx_seek(const struct kidx *x, const void *key, size_t klen)
 
 struct kidx_node *kidx_get(const struct kidx *x, const void *key, size_t klen)
 {
-	struct kidx_node *n = find(x, key, klen, NULL);
-	return n && key_cmp(n, key, klen) == 0 ? n : NULL;
+	return tab_get(x, key, klen, kc_hash(key, klen));
 }
 
 uint32_t kidx_lower(const struct kidx_node *n, int64_t rev)
@@ -214,10 +277,19 @@ static void push_rev(struct kidx *x, struct kidx_node *n, const struct kidx_rev 
 struct kidx_node *kidx_append(struct kidx *x, const void *key, size_t klen,
 			      const struct kidx_rev *r, int64_t lease)
 {
+	uint64_t h = kc_hash(key, klen);
+	struct kidx_node *n = tab_get(x, key, klen, h);
+	if (n) {
+		wrlock(x);
+		push_rev(x, n, r);
+		n->lease = r->tomb ? 0 : lease;
+		pthread_rwlock_unlock(&x->lock);
+		return n;
+	}
 	struct kidx_node *prev[KIDX_MAX_LEVEL];
-	struct kidx_node *n = find(x, key, klen, prev);
+	n = find(x, key, klen, prev);
 	wrlock(x);
-	if (!n || key_cmp(n, key, klen) != 0) {
+	{
 		uint32_t level = random_level(x);
 		for (uint32_t i = x->level; i < level; i++)
 			prev[i] = x->head;
@@ -227,12 +299,14 @@ struct kidx_node *kidx_append(struct kidx *x, const void *key, size_t klen,
 		n = xcalloc(1, size);
 		n->level = level;
 		n->klen = (uint32_t)klen;
+		n->hash = h;
 		if (klen)
 			memcpy(&n->next[level], key, klen);
 		for (uint32_t i = 0; i < level; i++) {
 			n->next[i] = prev[i]->next[i];
 			prev[i]->next[i] = n;
 		}
+		tab_put(x, n);
 		x->nkeys++;
 		x->bytes += size;
 	}
@@ -252,6 +326,7 @@ static void unlink_node(struct kidx *x, struct kidx_node *n)
 			prev[i]->next[i] = n->next[i];
 	while (x->level > 1 && !x->head->next[x->level - 1])
 		x->level--;
+	tab_del(x, n);
 	x->nkeys--;
 	x->bytes -= node_size(n->level, n->klen) + n->cap * sizeof *n->revs;
 	node_free(n);

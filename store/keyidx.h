@@ -2,7 +2,7 @@
  * table with the revisions of its rows, ordered by key. The rows themselves stay in SQLite,
  * keyed by revision, so a write appends there and never rewrites a page chosen by its key.
  *
- * A skip list under one rwlock. The store thread is the only writer: it reads without the lock
+ * A skip list (ordered walks) plus a hash table (exact lookups: every write), under one rwlock. The store thread is the only writer: it reads without the lock
  * and takes the write lock around each change. Other threads read under the read lock.
  * Revisions of a key are kept oldest first; a revision is never changed once appended, only
  * dropped (compaction: from the front; a rolled-back batch: from the back). */
@@ -25,6 +25,7 @@ struct kidx_node {
 	uint32_t nrev;
 	uint32_t cap;
 	int64_t lease;          /* the newest row's lease (0 if none or a deletion); writer only */
+	uint64_t hash;          /* of the key, for the exact-match table */
 	uint32_t mark;          /* scratch for the writer (compaction) */
 	uint32_t klen;
 	uint32_t level;
