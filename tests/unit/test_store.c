@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -27,6 +29,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "net/loop.h"
 #include "lib/vec.h"
 #include "lib/x509.h"
@@ -1114,8 +1117,8 @@ static void test_cluster(void **state)
 			expect(c.s[i], k, v, true);
 		}
 	}
-	/* values that make the database several MiB: the snapshot file takes many chunks */
-	size_t bigl = 256u << 10;
+	/* values that make the snapshot file take many chunks */
+	size_t bigl = 128u << 10;
 	char *big = xmalloc(bigl + 1);
 	for (int i = 0; i < 16; i++) {
 		memset(big, 'a' + i, bigl);
@@ -1194,7 +1197,9 @@ static void test_cluster(void **state)
 		run_until(&ml.done, 5000);
 		promoted = ml.watch_voter;
 		if (!promoted) {
-			assert_int_equal(md.rc, -KC_EAGAIN);
+			/* not caught up yet, or a leader change on a loaded machine */
+			if (md.rc != -KC_EAGAIN && md.rc != -KC_EUNAVAIL)
+				fail_msg("promote: %s", md.err.msg);
 			uint64_t until = loop_now_ms(L) + 100;
 			while (loop_now_ms(L) < until)
 				loop_run_once(L, 20);
@@ -1360,6 +1365,76 @@ static void test_snap_desc_parse(void **state)
 	assert_false(snap_name_valid("a.db"));
 }
 
+/* A download stops when asked (the store closing), even while the sender stalls mid-file, and
+ * leaves nothing behind. */
+struct stall {
+	struct http_req *req;
+};
+
+static void stall_handler(struct http_req *req, void *arg)
+{
+	struct stall *st = arg;
+	http_stream_begin(req, 200, "application/octet-stream");
+	http_stream_write(req, "abc", 3);
+	st->req = req; /* held: the file never ends */
+}
+
+struct fetch_job {
+	char url[64];
+	char dest[128];
+	struct snap_desc d;
+	atomic_bool cancel;
+	atomic_bool done;
+	int rc;
+	struct kc_err err;
+};
+
+static void *fetch_thread(void *arg)
+{
+	struct fetch_job *j = arg;
+	j->rc = peer_fetch_snapshot(j->url, 1, NULL, &j->d, j->dest, &j->cancel, &j->err);
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+static void test_snap_fetch_cancel(void **state)
+{
+	(void)state;
+	struct stall st = {0};
+	struct http_server *srv = NULL;
+	struct kc_err err = {0};
+	struct http_server_config sc = {
+		.addr = "127.0.0.1", .handler = stall_handler, .handler_arg = &st};
+	assert_int_equal(http_server_open(L, &sc, &srv, &err), 0);
+	char *dir = tmpdir();
+	struct fetch_job *j = xcalloc(1, sizeof *j);
+	snprintf(j->url, sizeof j->url, "http://127.0.0.1:%u", http_server_port(srv));
+	snprintf(j->dest, sizeof j->dest, "%s/mvcc.db.recv", dir);
+	j->d.size = 1000;
+	snprintf(j->d.name, sizeof j->d.name, "abc");
+	atomic_init(&j->cancel, false);
+	atomic_init(&j->done, false);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fetch_thread, j), 0);
+	uint64_t end = kc_mono_ms(kc_clock_real()) + 10000;
+	while (!st.req && !atomic_load(&j->done) && kc_mono_ms(kc_clock_real()) < end)
+		loop_run_once(L, 20);
+	assert_non_null(st.req);
+	atomic_store(&j->cancel, true);
+	end = kc_mono_ms(kc_clock_real()) + 10000;
+	while (!atomic_load(&j->done) && kc_mono_ms(kc_clock_real()) < end)
+		loop_run_once(L, 20);
+	assert_true(atomic_load(&j->done));
+	pthread_join(t, NULL);
+	assert_int_equal(j->rc, -KC_ECLOSED);
+	assert_int_not_equal(access(j->dest, F_OK), 0);
+	http_req_abort(st.req);
+	http_server_close(srv);
+	free(j);
+	rm_rf(dir);
+	free(dir);
+}
+
 /* A forwarded time-to-live answer is untrusted: strict, bounded; what encodes parses back. */
 static void test_peer_ttl_parse(void **state)
 {
@@ -1456,10 +1531,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peer_conf_parse), cmocka_unit_test(test_peer_ttl_parse),
-		cmocka_unit_test(test_snap_desc_parse), cmocka_unit_test(test_raft_sqlite),
-		cmocka_unit_test(test_single_member),	cmocka_unit_test(test_crash_recovery),
-		cmocka_unit_test(test_auto_compaction), cmocka_unit_test(test_mvcc_behind_log),
-		cmocka_unit_test(test_cluster),		cmocka_unit_test(test_cluster_tls),
+		cmocka_unit_test(test_snap_desc_parse), cmocka_unit_test(test_snap_fetch_cancel),
+		cmocka_unit_test(test_raft_sqlite),	cmocka_unit_test(test_single_member),
+		cmocka_unit_test(test_crash_recovery),	cmocka_unit_test(test_auto_compaction),
+		cmocka_unit_test(test_mvcc_behind_log), cmocka_unit_test(test_cluster),
+		cmocka_unit_test(test_cluster_tls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
