@@ -192,27 +192,29 @@ static char *file_path(const struct snap_maker *m, const char *name)
 	return xasprintf("%s/%s", m->dir, name);
 }
 
-int snap_maker_new(const char *dir, snap_copy_fn copy, snap_post_fn post, void *arg,
-		   struct snap_maker **out, struct kc_err *err)
+struct snap_maker *snap_maker_new(const char *dir, snap_copy_fn copy, snap_post_fn post, void *arg)
 {
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return kc_err_set(err, -errno, "mkdir %s: %s", dir, strerror(errno));
 	empty_dir(dir);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		log_warn("store: removing %s: %s", dir, strerror(errno));
 	struct snap_maker *m = xcalloc(1, sizeof *m);
 	m->dir = xstrdup(dir);
 	m->copy = copy;
 	m->post = post;
 	m->arg = arg;
-	*out = m;
-	return 0;
+	return m;
 }
 
 static void *maker_main(void *arg)
 {
 	struct snap_maker *m = arg;
 	char *tmp = file_path(m, "copy.tmp"), *final = file_path(m, m->job_name);
+	if (mkdir(m->dir, 0700) < 0 && errno != EEXIST)
+		m->job_rc =
+			kc_err_set(&m->job_err, -errno, "mkdir %s: %s", m->dir, strerror(errno));
 	unlink(tmp);
-	m->job_rc = m->copy(m->arg, tmp, &m->job_err);
+	if (m->job_rc == 0)
+		m->job_rc = m->copy(m->arg, tmp, &m->job_err);
 	if (m->job_rc == 0)
 		m->job_rc = hash_file(tmp, m->job_desc.sha256, &m->job_desc.size, &m->job_err);
 	if (m->job_rc == 0 && rename(tmp, final) < 0)

@@ -60,10 +60,10 @@ typedef int (*snap_copy_fn)(void *arg, const char *dest, struct kc_err *err);
  * except the copy and the hash. */
 struct snap_maker;
 
-/* Creates dir if needed and removes whatever a previous run left in it. Returns 0 with *out
- * (free with snap_maker_free), or a negative code. copy, post and arg are borrowed. */
-int snap_maker_new(const char *dir, snap_copy_fn copy, snap_post_fn post, void *arg,
-		   struct snap_maker **out, struct kc_err *err);
+/* Removes whatever a previous run left in dir, and dir itself (created again for the first
+ * file: a member that never sends a snapshot has none); what cannot be removed is logged. dir
+ * is copied; copy, post and arg are borrowed. Free with snap_maker_free. */
+struct snap_maker *snap_maker_new(const char *dir, snap_copy_fn copy, snap_post_fn post, void *arg);
 /* The descriptor of the current file when its data covers 'index' (the copy started once the
  * applied index was >= index, so the data may be newer than index): 0 with *data (malloc'd,
  * the caller's) and *len. Otherwise -KC_EAGAIN, after starting a copy of the database (its

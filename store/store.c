@@ -2400,10 +2400,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 			goto fail;
 	}
 	char *snapdir = xasprintf("%s/snapshots", s->dir);
-	rc = snap_maker_new(snapdir, snap_copy, snap_post, s, &s->snaps, err);
+	s->snaps = snap_maker_new(snapdir, snap_copy, snap_post, s);
 	free(snapdir);
-	if (rc < 0)
-		goto fail;
 	s->recv_path = xasprintf("%s.recv", s->mvcc_path);
 	s->fetcher = snap_fetcher_new(s->recv_path, cfg->peer_tls_client, snap_post,
 				      snapshot_fetched, s);
