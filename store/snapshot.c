@@ -319,6 +319,8 @@ void snap_maker_expire(struct snap_maker *m, uint64_t now_ms)
 		log_info("store: snapshot file %s unused for %u s: removed", m->cur.name,
 			 SNAP_IDLE_MS / 1000);
 		drop_current(m);
+		if (!m->running)
+			rmdir(m->dir); /* empty now; the next copy creates it */
 	}
 }
 
