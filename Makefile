@@ -42,7 +42,7 @@ NET_SRCS := net/addr.c net/loop.c net/transport.c net/tls.c net/http_parse.c \
 
 STORE_SRCS := store/mvcc.c store/mvcc_read.c store/mvcc_cmd.c store/keyidx.c store/watch.c \
 	store/raft/raft.c store/raft/raft_log.c store/raft/raft_progress.c store/raft/raft_conf.c \
-	store/raft/raft_codec.c store/raft/raft_memstore.c store/raft_sqlite.c store/walckpt.c store/peer.c store/store.c \
+	store/raft/raft_codec.c store/raft/raft_memstore.c store/raft_sqlite.c store/walckpt.c store/peer.c store/snapshot.c store/store.c \
 	store/gateway.c store/gateway_store.c store/kv_local.c store/remote.c store/remote_json.c
 
 API_SRCS := roles/apiserver/apiserver.c roles/apiserver/status.c roles/apiserver/registry.c \

@@ -3,10 +3,15 @@
  * hands each message to the store. Client side: one http_client with keep-alive; per peer, at
  * most one batch is in flight and everything queued meanwhile becomes the next batch (group
  * sending, like group commit). Over max_pending_bytes new messages are dropped: Raft tolerates
- * loss and retransmits. Invariant: a peer's 'inflight' is set exactly while its request runs. */
+ * loss and retransmits. Invariant: a peer's 'inflight' is set exactly while its request runs.
+ * Snapshots travel beside the messages (store/snapshot.h): GET /raft/snapshot/NAME streams the
+ * leader's file in SEND_CHUNK pieces, at most SEND_BURST of them per loop iteration and none
+ * while the connection is congested, so a slow follower costs no memory and a fast one does not
+ * starve the store thread; peer_fetch_snapshot is the other end, on a thread of its own. */
 #include "store/peer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +21,7 @@
 
 #include "lib/alloc.h"
 #include "lib/clock.h"
+#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/vec.h"
@@ -30,6 +36,15 @@
 #define MEMBERS_PATH   "/raft/members"
 #define CONF_PATH      "/raft/conf"
 #define TTL_PATH       "/raft/ttl"
+#define SNAPSHOT_PATH  "/raft/snapshot/" /* + the file's name */
+
+#define SEND_CHUNK	      (64u << 10)
+#define SEND_BURST	      4
+#define FETCH_HEAD_TIMEOUT_MS 10000
+#define FETCH_IDLE_TIMEOUT_MS 30000
+/* A batch holds at most max_pending_bytes of messages (64 MiB by default) plus the one that
+ * crossed it (an entry is at most RAFT_MAX_ENTRY_BYTES): snapshots no longer travel here. */
+#define MSGS_BODY_MAX ((uint64_t)256 << 20)
 
 struct peer {
 	uint64_t id;
@@ -45,12 +60,24 @@ struct peer {
 	bool failed;  /* last batch failed: log once */
 };
 
+/* One snapshot file being served. */
+struct snap_send {
+	struct kc_list link; /* peer_transport.sends */
+	struct peer_transport *p;
+	struct http_req *req;
+	struct loop_timer more; /* the next burst, after other work */
+	int fd;
+	uint64_t off, size;
+	uint8_t *buf;
+};
+
 struct peer_transport {
 	struct loop *loop;
 	struct peer_config cfg;
 	struct http_server *server;
 	struct http_client *client;
 	struct kc_vec peers; /* struct peer * */
+	struct kc_list sends; /* struct snap_send */
 	char cluster_hdr[32];
 };
 
@@ -383,6 +410,111 @@ static bool peer_allowed(const struct peer_transport *p, const struct http_req *
 	return false;
 }
 
+/* ---- serving snapshot files ---- */
+
+static const struct raft_codec_limits msg_limits = {
+	.max_entries = 10000,
+	.max_entry_bytes = RAFT_MAX_ENTRY_BYTES,
+	.max_snapshot_bytes = PEER_SNAPSHOT_DATA_MAX,
+};
+
+static void send_finish(struct snap_send *ss, bool complete)
+{
+	kc_list_del(&ss->link);
+	loop_timer_stop(ss->p->loop, &ss->more);
+	if (complete)
+		http_stream_end(ss->req);
+	else
+		http_req_abort(ss->req);
+	close(ss->fd);
+	free(ss->buf);
+	free(ss);
+}
+
+/* Sends up to SEND_BURST chunks; then waits for on_drain (congested) or for the next loop
+ * iteration (the 'more' timer). */
+static void send_pump(struct snap_send *ss)
+{
+	for (int i = 0; i < SEND_BURST; i++) {
+		if (ss->off == ss->size) {
+			send_finish(ss, true);
+			return;
+		}
+		uint64_t left = ss->size - ss->off;
+		size_t want = left < SEND_CHUNK ? (size_t)left : SEND_CHUNK;
+		ssize_t n = pread(ss->fd, ss->buf, want, (off_t)ss->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warn("peer: reading the snapshot file at %" PRIu64 ": %s", ss->off,
+				 n < 0 ? strerror(errno) : "early end of file");
+			send_finish(ss, false);
+			return;
+		}
+		ss->off += (uint64_t)n;
+		int rc = http_stream_write(ss->req, ss->buf, (size_t)n);
+		if (rc < 0) {
+			send_finish(ss, false);
+			return;
+		}
+		if (rc == HTTP_STREAM_CONGESTED)
+			return;
+	}
+	loop_timer_start(ss->p->loop, &ss->more, 0);
+}
+
+static void send_more(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	send_pump(t->data);
+}
+
+static void send_drain(struct http_req *req, void *arg)
+{
+	(void)req;
+	struct snap_send *ss = arg;
+	if (!loop_timer_active(&ss->more))
+		send_pump(ss);
+}
+
+static void send_close(struct http_req *req, void *arg)
+{
+	(void)req;
+	send_finish(arg, false);
+}
+
+/* GET /raft/snapshot/NAME: the file, streamed (chunked), or 404. */
+static void serve_snapshot(struct peer_transport *p, struct http_req *req, const char *name)
+{
+	int fd = -1;
+	uint64_t size = 0;
+	int rc = snap_name_valid(name) && p->cfg.snap_open
+			 ? p->cfg.snap_open(p->cfg.arg, name, &fd, &size)
+			 : -KC_ENOTFOUND;
+	if (rc < 0) {
+		static const char gone[] = "no such snapshot (a newer one replaced it?)\n";
+		http_respond(req, 404, "text/plain", gone, sizeof gone - 1);
+		return;
+	}
+	log_info("peer: sending snapshot file %s (%" PRIu64 " bytes) to %s", name, size,
+		 http_req_peer_str(req));
+	struct snap_send *ss = xcalloc(1, sizeof *ss);
+	ss->p = p;
+	ss->req = req;
+	ss->fd = fd;
+	ss->size = size;
+	ss->buf = xmalloc(SEND_CHUNK);
+	loop_timer_init(&ss->more, send_more, ss);
+	kc_list_push_back(&p->sends, &ss->link);
+	http_req_long_running(req);
+	http_req_notify(req, send_drain, send_close, ss);
+	if (http_stream_begin(req, 200, "application/octet-stream") < 0) {
+		send_finish(ss, false);
+		return;
+	}
+	send_pump(ss);
+}
+
 /* The requests a member sends the leader, each answered by its handler. */
 static const struct {
 	const char *path;
@@ -415,11 +547,12 @@ static void handle(struct http_req *req, void *arg)
 		if (strcmp(req->path, rpcs[i].path) == 0)
 			rpc = rpcs[i].fn;
 	bool members = strcmp(req->path, MEMBERS_PATH) == 0 && p->cfg.members;
-	if (!rpc && !members && strcmp(req->path, PEER_PATH) != 0) {
+	bool snap = strncmp(req->path, SNAPSHOT_PATH, sizeof SNAPSHOT_PATH - 1) == 0;
+	if (!rpc && !members && !snap && strcmp(req->path, PEER_PATH) != 0) {
 		http_respond(req, 404, "text/plain", "not found\n", 10);
 		return;
 	}
-	if (strcmp(req->method, members ? "GET" : "POST") != 0) {
+	if (strcmp(req->method, members || snap ? "GET" : "POST") != 0) {
 		http_respond(req, 405, "text/plain", "method not allowed\n", 19);
 		return;
 	}
@@ -439,6 +572,10 @@ static void handle(struct http_req *req, void *arg)
 		rpc(p, req);
 		return;
 	}
+	if (snap) {
+		serve_snapshot(p, req, req->path + sizeof SNAPSHOT_PATH - 1);
+		return;
+	}
 	const uint8_t *b = (const uint8_t *)req->body;
 	size_t left = req->body_len;
 	bool from_removed = false;
@@ -448,7 +585,7 @@ static void handle(struct http_req *req, void *arg)
 			break;
 		struct raft_msg m;
 		struct kc_err err;
-		if (raft_msg_decode(b + 4, n, NULL, &m, &err) == 0) {
+		if (raft_msg_decode(b + 4, n, &msg_limits, &m, &err) == 0) {
 			if (p->cfg.is_removed && p->cfg.is_removed(p->cfg.arg, m.from))
 				from_removed = true;
 			else if (m.to == p->cfg.member_id)
@@ -868,6 +1005,167 @@ out:
 	return rc;
 }
 
+/* ---- downloading a snapshot file (a thread of its own) ---- */
+
+struct fetch {
+	int fd;
+	const struct snap_desc *d;
+	struct kc_sha256 h;
+	uint64_t got;
+	bool done;
+	int rc;
+	struct kc_err err;
+};
+
+static void fetch_fail(struct fetch *f, struct http_client_req *req, int rc, const char *what)
+{
+	f->rc = kc_err_set(&f->err, rc, "%s", what);
+	f->done = true;
+	http_client_cancel(req); /* no callback runs after this */
+}
+
+static void fetch_head(struct http_client_req *req, const struct http_client_response *resp,
+		       void *arg)
+{
+	struct fetch *f = arg;
+	if (resp->status != 200) {
+		char what[64];
+		snprintf(what, sizeof what, "answered HTTP %d", resp->status);
+		fetch_fail(f, req, resp->status == 404 ? -KC_ENOTFOUND : -KC_EPROTO, what);
+	}
+}
+
+static void fetch_data(struct http_client_req *req, const char *data, size_t len, void *arg)
+{
+	struct fetch *f = arg;
+	if (len > f->d->size - f->got) {
+		fetch_fail(f, req, -KC_EPROTO, "sent more bytes than the descriptor says");
+		return;
+	}
+	kc_sha256_update(&f->h, data, len);
+	f->got += len;
+	while (len > 0) {
+		ssize_t n = write(f->fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			char what[96];
+			snprintf(what, sizeof what, "writing: %s", strerror(errno));
+			fetch_fail(f, req, -errno, what);
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+static void fetch_done(struct http_client_req *req, int rc, struct http_client_response *resp,
+		       const struct kc_err *err, void *arg)
+{
+	(void)req;
+	(void)resp;
+	struct fetch *f = arg;
+	f->done = true;
+	if (rc < 0)
+		f->rc = kc_err_set(&f->err, rc, "%s", err->msg);
+}
+
+int peer_fetch_snapshot(const char *base_url, uint64_t cluster_id, struct tls_client_config *tls,
+			const struct snap_desc *d, const char *dest, const atomic_bool *cancel,
+			struct kc_err *err)
+{
+	if (!snap_name_valid(d->name))
+		return kc_err_set(err, -KC_EINVAL, "bad snapshot name");
+	size_t ul = strlen(base_url);
+	while (ul > 0 && base_url[ul - 1] == '/')
+		ul--;
+	char *url = xasprintf("%.*s%s%s", (int)ul, base_url, SNAPSHOT_PATH, d->name);
+	struct fetch f = {.d = d};
+	kc_sha256_init(&f.h);
+	struct loop *l = NULL;
+	struct http_client *c = NULL;
+	int rc = 0;
+	f.fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (f.fd < 0) {
+		rc = kc_err_set(err, -errno, "open %s: %s", dest, strerror(errno));
+		goto out;
+	}
+	if (!(l = loop_new(NULL))) {
+		rc = kc_err_set(err, -errno, "event loop: %s", strerror(errno));
+		goto out;
+	}
+	struct http_client_config cc = {
+		.max_idle_per_origin = 1,
+		.connect_timeout_ms = 2000,
+		.request_timeout_ms = FETCH_HEAD_TIMEOUT_MS,
+		.tls = tls,
+	};
+	c = http_client_new(l, &cc);
+	char hdrv[32];
+	snprintf(hdrv, sizeof hdrv, "%016" PRIx64, cluster_id);
+	struct http_client_header hdr[1] = {{"X-Kc-Cluster", hdrv}};
+	struct http_client_request r = {
+		.method = "GET",
+		.url = url,
+		.headers = hdr,
+		.nheaders = 1,
+		.stream = true,
+		.timeout_ms = FETCH_HEAD_TIMEOUT_MS,
+		.stream_idle_timeout_ms = FETCH_IDLE_TIMEOUT_MS,
+		.on_head = fetch_head,
+		.on_data = fetch_data,
+		.on_done = fetch_done,
+		.arg = &f,
+	};
+	struct http_client_req *req = NULL;
+	if ((rc = http_client_submit(c, &r, &req, err)) < 0)
+		goto out;
+	while (!f.done) {
+		if (cancel && atomic_load(cancel)) {
+			http_client_cancel(req);
+			rc = kc_err_set(err, -KC_ECLOSED, "canceled");
+			goto out;
+		}
+		int n = loop_run_once(l, 200);
+		if (n < 0) {
+			http_client_cancel(req);
+			rc = kc_err_set(err, n, "event loop: %s", kc_strerror(n));
+			goto out;
+		}
+	}
+	if (f.rc < 0) {
+		rc = f.rc;
+		*err = f.err;
+		goto out;
+	}
+	uint8_t sum[KC_SHA256_LEN];
+	kc_sha256_final(&f.h, sum);
+	if (f.got != d->size) {
+		rc = kc_err_set(err, -KC_EPROTO, "got %" PRIu64 " of %" PRIu64 " bytes", f.got,
+				d->size);
+		goto out;
+	}
+	if (memcmp(sum, d->sha256, KC_SHA256_LEN) != 0) {
+		rc = kc_err_set(err, -KC_EPROTO, "SHA-256 mismatch");
+		goto out;
+	}
+	if (fsync(f.fd) < 0) {
+		rc = kc_err_set(err, -errno, "fsync %s: %s", dest, strerror(errno));
+		goto out;
+	}
+out:
+	http_client_free(c);
+	loop_free(l);
+	if (f.fd >= 0)
+		close(f.fd);
+	if (rc < 0) {
+		unlink(dest);
+		kc_err_wrap(err, "snapshot %s from %.*s", d->name, (int)ul, base_url);
+	}
+	free(url);
+	return rc;
+}
+
 static struct transport *wrap_tls(void *arg, int fd)
 {
 	return tls_server_wrap(arg, fd);
@@ -885,6 +1183,7 @@ int peer_transport_open(struct loop *l, const struct peer_config *cfg, struct pe
 		p->cfg.timeout_ms = 5000;
 	snprintf(p->cluster_hdr, sizeof p->cluster_hdr, "%016" PRIx64, cfg->cluster_id);
 	kc_vec_init(&p->peers, sizeof(struct peer *));
+	kc_list_init(&p->sends);
 	if (!cfg->no_server) {
 		struct http_server_config sc = {
 			.addr = cfg->listen_addr,
@@ -893,7 +1192,7 @@ int peer_transport_open(struct loop *l, const struct peer_config *cfg, struct pe
 			.handler_arg = p,
 			.wrap = cfg->tls_server ? wrap_tls : NULL,
 			.wrap_arg = cfg->tls_server,
-			.limits = {.max_body_bytes = (uint64_t)1 << 30},
+			.limits = {.max_body_bytes = MSGS_BODY_MAX},
 			.idle_timeout_ms = 600000,
 		};
 		int rc = http_server_open(l, &sc, &p->server, err);
@@ -930,6 +1229,9 @@ void peer_transport_close(struct peer_transport *p)
 	}
 	kc_vec_free(&p->peers);
 	http_client_free(p->client);
+	struct kc_list *it, *tmp;
+	kc_list_each_safe(&p->sends, it, tmp)
+		send_finish(kc_container_of(it, struct snap_send, link), false);
 	http_server_close(p->server);
 	free(p);
 }

@@ -3,12 +3,14 @@
 #ifndef KC_STORE_PEER_H
 #define KC_STORE_PEER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "lib/err.h"
 #include "store/mvcc.h"
 #include "store/raft/raft.h"
+#include "store/snapshot.h"
 
 struct loop;
 struct peer_transport;
@@ -67,6 +69,13 @@ typedef void (*peer_ttl_cb)(void *arg, int rc, const struct mvcc_lease_info *inf
 #define PEER_TTL_KEYS_MAX      10000
 #define PEER_TTL_KEY_BYTES_MAX (4 << 20)
 #define PEER_TTL_BODY_MAX      (PEER_TTL_KEY_BYTES_MAX + PEER_TTL_KEYS_MAX * 10 + 512)
+/* Leader side of a snapshot download (GET /raft/snapshot/NAME): opens the snapshot file named
+ * 'name' (not yet validated): 0 with *fd (the transport reads it in chunks and closes it) and
+ * *size, or a negative code (answered 404). */
+typedef int (*peer_snap_open_fn)(void *arg, const char *name, int *fd, uint64_t *size);
+/* The data of a snapshot message is a descriptor (store/snapshot.h), never the database:
+ * messages whose snapshot data is longer are dropped as malformed. */
+#define PEER_SNAPSHOT_DATA_MAX 4096
 /* Follower side: the outcome of peer_transport_forward (index, term) or of
  * peer_transport_keepalive (ttl in 'a', b unused). */
 typedef void (*peer_forward_cb)(void *arg, int rc, uint64_t a, uint64_t b);
@@ -88,6 +97,7 @@ struct peer_config {
 	peer_conf_fn conf;               /* may be NULL: forwarded membership changes are refused */
 	peer_ttl_fn ttl;                 /* may be NULL: forwarded time-to-live is refused */
 	peer_members_fn members;         /* may be NULL: GET /raft/members answers 404 */
+	peer_snap_open_fn snap_open;	 /* may be NULL: GET /raft/snapshot/ answers 404 */
 	/* Messages from a member this one knows was removed are not delivered: the batch is
 	 * answered 410, and a sender that gets 410 learns it was removed ('removed' runs, on the
 	 * loop). Both may be NULL. */
@@ -174,5 +184,15 @@ struct peer_member_info {
 int peer_fetch_members(const char *base_url, uint64_t cluster_id, struct tls_client_config *tls,
 		       unsigned wait_ms, struct peer_member_info *out, size_t max, char *token,
 		       size_t token_size, struct kc_err *err);
+
+/* Blocking (any thread, no loop needed): GET base_url/raft/snapshot/NAME (d->name) from a
+ * member of cluster_id over tls (borrowed; NULL: plain http only), streamed into dest (created
+ * or truncated, mode 0600) as it arrives, never more than d->size bytes; then checks the size
+ * and the SHA-256 and fsyncs dest. A download stops with -KC_ETIMEDOUT when no byte came for
+ * 30 s, and with -KC_ECLOSED within 200 ms of another thread setting *cancel (may be NULL).
+ * Returns 0, or a negative code with err naming the cause (dest is then removed). */
+int peer_fetch_snapshot(const char *base_url, uint64_t cluster_id, struct tls_client_config *tls,
+			const struct snap_desc *d, const char *dest, const atomic_bool *cancel,
+			struct kc_err *err);
 
 #endif

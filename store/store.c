@@ -37,10 +37,22 @@
  *
  * Snapshots: raft.db records a snapshot point (index, term, conf) about every snapshot_entries
  * applied entries, once mvcc.db is durable there (compact_log), and drops the log below it but
- * snapshot_keep entries. A follower that needs older entries gets the whole mvcc.db, copied on
- * demand by mvcc_reader_snapshot (so the data may be newer than the snapshot index: mvcc skips
- * the entries it already holds when they are replayed). The receiver installs it BEFORE persisting the Ready: close mvcc.db, rename the
- * received copy over it, reopen (adopting it), end every watcher (they must re-watch). */
+ * snapshot_keep entries. A follower that needs older entries gets the whole mvcc.db as a file,
+ * beside the Raft messages (etcd's way; never whole in memory, any size; store/snapshot.h):
+ *  - Leader: raft's snapshot op (make_snapshot) answers the descriptor of the current snapshot
+ *    file (size, SHA-256, name) when its data covers the snapshot index; otherwise it answers
+ *    -KC_EAGAIN (raft asks again on a later heartbeat) and the snap_maker's worker thread
+ *    copies the database (door_snapshot, VACUUM INTO, off this thread) and hashes the copy. The
+ *    copy starts once the applied index is >= the snapshot index, so the data may be newer
+ *    than the index: mvcc skips the entries it already holds when they are replayed. The peer
+ *    server streams the file by name (GET /raft/snapshot/NAME, read from disk in chunks).
+ *  - Follower: a SNAPSHOT message that raft would install is held back while the snap_fetcher's
+ *    worker thread downloads the file into mvcc.db.recv (bounded by the descriptor's size,
+ *    SHA-256 checked, fsynced); then the message is stepped into raft. A failed download drops
+ *    it (the leader sends the snapshot again after snapshot_timeout_ticks).
+ *  - The receiver installs it BEFORE persisting the Ready: close mvcc.db, rename mvcc.db.recv
+ *    over it, reopen (adopting it), reset the readers, end every watcher (they must re-watch).
+ *  Snapshot files and a partial download are removed at open and at close. */
 #include "store/store.h"
 
 #include <errno.h>
@@ -65,6 +77,7 @@
 #include "store/peer.h"
 #include "store/raft/raft.h"
 #include "store/raft_sqlite.h"
+#include "store/snapshot.h"
 #include "store/walckpt.h"
 
 #define READ_RETRY_MS  1000u
@@ -347,6 +360,11 @@ struct store {
 	struct mvcc *mvcc;
 	struct raft_sqlite *rs;
 	struct wal_ckpt *ckpt; /* WAL checkpoints of both databases, off this thread */
+	struct snap_maker *snaps;	   /* snapshot files for followers, made off this thread */
+	struct snap_fetcher *fetcher;	   /* the download of a snapshot file, off this thread */
+	char *recv_path;		   /* mvcc.db.recv: the downloaded file */
+	struct raft_msg recv_msg;	   /* the SNAPSHOT message held back while downloading */
+	char recv_name[SNAP_NAME_MAX + 1]; /* the file at recv_path, verified; "" when none */
 	struct wal_watch mvcc_watch, raft_watch;
 	char *raft_path;
 	struct raft *raft;
@@ -1355,34 +1373,34 @@ static void on_watch_create(struct loop *l, struct loop_msg *m)
 
 /* ---- snapshots ---- */
 
-/* raft_sqlite_snapshot_fn: a copy of mvcc.db at its current state (>= meta->index). Blocks the
- * store thread for the copy. */
+/* raft_sqlite_snapshot_fn: the descriptor of a snapshot file covering meta->index, or
+ * -KC_EAGAIN while the maker's thread makes one. */
 static int make_snapshot(void *arg, const struct raft_snapshot_meta *meta, uint8_t **data,
 			 size_t *len)
 {
 	struct store *s = arg;
-	struct mvcc_reader *rd = NULL;
-	struct kc_err err = {0};
-	char *path = xasprintf("%s/snapshot.tmp", s->dir);
-	unsigned char *buf = NULL;
-	unlink(path);
-	int rc = mvcc_reader_open(s->mvcc, &rd, &err);
-	if (rc == 0)
-		rc = mvcc_reader_snapshot(rd, path, &err);
-	mvcc_reader_close(rd);
-	if (rc == 0)
-		rc = kc_read_file(path, (size_t)1 << 32, &buf, len, &err);
-	unlink(path);
-	free(path);
-	if (rc < 0) {
-		log_warn("store: %s: snapshot at %" PRIu64 " failed: %s", s->name, meta->index,
-			 err.msg);
-		return -KC_EAGAIN;
-	}
-	log_info("store: %s: sending a snapshot at index %" PRIu64 " (%zu bytes)", s->name,
-		 meta->index, *len);
-	*data = buf;
-	return 0;
+	return snap_maker_get(s->snaps, meta->index, s->applied, now_ms(s), data, len);
+}
+
+/* snap_copy_fn (the maker's thread): a consistent copy of mvcc.db. */
+static int snap_copy(void *arg, const char *dest, struct kc_err *err)
+{
+	struct store *s = arg;
+	return door_snapshot(s->door, dest, err);
+}
+
+/* snap_post_fn (the maker's and the fetcher's threads). */
+static bool snap_post(void *arg, struct loop_msg *m)
+{
+	struct store *s = arg;
+	return door_post(s->door, m);
+}
+
+/* peer_snap_open_fn: the leader serves its current snapshot file. */
+static int snap_open(void *arg, const char *name, int *fd, uint64_t *size)
+{
+	struct store *s = arg;
+	return snap_maker_open(s->snaps, name, now_ms(s), fd, size);
 }
 
 static void end_all_watches(struct store *s, const char *why)
@@ -1409,15 +1427,19 @@ static void end_all_watches(struct store *s, const char *why)
 	}
 }
 
-/* Replaces mvcc.db with a snapshot received from the leader. */
+/* Replaces mvcc.db with the snapshot file downloaded for snap (its descriptor). */
 static int install_snapshot(struct store *s, const struct raft_snapshot *snap, struct kc_err *err)
 {
-	char *tmp = xasprintf("%s.recv", s->mvcc_path);
-	int rc = kc_write_file_atomic(tmp, snap->data, snap->len, 0600, err);
+	const char *tmp = s->recv_path;
+	struct snap_desc d;
+	int rc = snap_desc_parse(snap->data, snap->len, &d, err);
+	if (rc == 0 && strcmp(d.name, s->recv_name) != 0)
+		rc = kc_err_set(err, -KC_EPROTO, "snapshot file %s was not downloaded", d.name);
 	if (rc < 0)
 		goto out;
-	log_info("store: %s: installing a snapshot at index %" PRIu64 " (%zu bytes)", s->name,
-		 snap->meta.index, snap->len);
+	s->recv_name[0] = 0;
+	log_info("store: %s: installing a snapshot at index %" PRIu64 " (%" PRIu64 " bytes)",
+		 s->name, snap->meta.index, d.size);
 	end_all_watches(s, "the member installed a snapshot; watch again");
 	door_readers_reset(s->door, NULL);
 	watch_hub_free(s->hub);
@@ -1444,7 +1466,6 @@ static int install_snapshot(struct store *s, const struct raft_snapshot *snap, s
 	s->hub = watch_hub_new(s->mvcc, NULL);
 	s->applied = snap->meta.index;
 out:
-	free(tmp);
 	return rc;
 }
 
@@ -1959,8 +1980,89 @@ static void on_tick(struct loop *l, struct loop_timer *t)
 		s->last_progress_ms = now;
 		watch_hub_progress_tick(s->hub);
 	}
+	snap_maker_expire(s->snaps, now);
 	compact_log(s);
 	kick(s);
+}
+
+/* Whether raft would install the snapshot m carries (and so needs its file): not when m is
+ * stale or raft already holds or committed its index (it then only answers). */
+static bool snapshot_needs_file(struct store *s, const struct raft_msg *m)
+{
+	if (!m->snapshot)
+		return false; /* raft refuses it */
+	struct raft_status st;
+	raft_status(s->raft, &st);
+	const struct raft_snapshot_meta *meta = &m->snapshot->meta;
+	uint64_t term = 0;
+	if (m->term < st.term || meta->index <= st.commit)
+		return false;
+	return raft_log_term_at(s->raft, meta->index, &term) < 0 || term != meta->term;
+}
+
+/* A SNAPSHOT message to install: downloads its file first (one at a time), holding m back. */
+static void receive_snapshot(struct store *s, const struct raft_msg *m)
+{
+	struct snap_desc d;
+	struct kc_err err = {0};
+	if (snap_desc_parse(m->snapshot->data, m->snapshot->len, &d, &err) < 0) {
+		log_warn("store: %s: dropped a snapshot message from %016" PRIx64 ": %s", s->name,
+			 m->from, err.msg);
+		return;
+	}
+	const char *running = snap_fetch_running(s->fetcher);
+	if (running) {
+		if (strcmp(running, d.name) == 0) { /* sent again: keep the newest message */
+			raft_msg_free(&s->recv_msg);
+			raft_msg_copy(&s->recv_msg, m);
+		}
+		return;
+	}
+	const struct store_member *mb = dir_find(s, m->from);
+	if (!mb || !mb->peer_url[0]) {
+		log_warn("store: %s: snapshot from %016" PRIx64 ", whose peer URL is unknown",
+			 s->name, m->from);
+		return;
+	}
+	raft_msg_free(&s->recv_msg);
+	raft_msg_copy(&s->recv_msg, m);
+	if (snap_fetch_start(s->fetcher, mb->peer_url, s->cluster_id, &d) < 0) {
+		raft_msg_free(&s->recv_msg);
+		return;
+	}
+	log_info("store: %s: downloading snapshot %s at index %" PRIu64 " (%" PRIu64
+		 " bytes) from %s",
+		 s->name, d.name, m->snapshot->meta.index, d.size, mb->peer_url);
+}
+
+/* snap_fetched_fn: the file is at recv_path; raft gets the message held back. */
+static void snapshot_fetched(void *arg, int rc, const struct snap_desc *d, const struct kc_err *err)
+{
+	struct store *s = arg;
+	struct raft_msg m = s->recv_msg;
+	memset(&s->recv_msg, 0, sizeof s->recv_msg);
+	if (rc < 0)
+		log_warn("store: %s: %s", s->name, err->msg);
+	if (rc < 0 || s->closing || s->broken || !m.snapshot) {
+		raft_msg_free(&m);
+		unlink(s->recv_path);
+		return;
+	}
+	log_info("store: %s: downloaded snapshot %s (%" PRIu64 " bytes)", s->name, d->name,
+		 d->size);
+	snprintf(s->recv_name, sizeof s->recv_name, "%s", d->name);
+	rc = raft_step(s->raft, &m);
+	raft_msg_free(&m);
+	if (rc < 0 && rc != -KC_EPROTO) {
+		struct kc_err serr;
+		kc_err_set(&serr, rc, "raft_step failed: %s", kc_strerror(rc));
+		go_broken(s, rc, &serr);
+	}
+	process_ready(s);      /* installs it (recv_name is set) */
+	if (s->recv_name[0]) { /* raft did not want it any more */
+		s->recv_name[0] = 0;
+		unlink(s->recv_path);
+	}
 }
 
 static void on_peer_msg(void *arg, struct raft_msg *m)
@@ -1968,6 +2070,10 @@ static void on_peer_msg(void *arg, struct raft_msg *m)
 	struct store *s = arg;
 	if (s->closing || s->broken)
 		return;
+	if (m->type == RAFT_MSG_SNAPSHOT && snapshot_needs_file(s, m)) {
+		receive_snapshot(s, m);
+		return;
+	}
 	int rc = raft_step(s->raft, m);
 	if (rc < 0 && rc != -KC_EPROTO) {
 		struct kc_err err;
@@ -2063,6 +2169,10 @@ static void close_all(struct store *s)
 {
 	peer_transport_close(s->peer);
 	s->peer = NULL;
+	snap_fetcher_free(s->fetcher); /* both wait for their threads */
+	snap_maker_free(s->snaps);
+	raft_msg_free(&s->recv_msg);
+	free(s->recv_path);
 	wal_ckpt_stop(s->ckpt); /* before the databases it checkpoints close */
 	s->ckpt = NULL;
 	if (s->door)
@@ -2350,6 +2460,12 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 		if (cfg->join_url && *cfg->join_url && (rc = join_directory(s, cfg, err)) < 0)
 			goto fail;
 	}
+	char *snapdir = xasprintf("%s/snapshots", s->dir);
+	s->snaps = snap_maker_new(snapdir, snap_copy, snap_post, s);
+	free(snapdir);
+	s->recv_path = xasprintf("%s.recv", s->mvcc_path);
+	s->fetcher = snap_fetcher_new(s->recv_path, cfg->peer_tls_client, snap_post,
+				      snapshot_fetched, s);
 	raft_sqlite_set_snapshot_fn(s->rs, make_snapshot, s);
 
 	struct raft_options ro;
@@ -2392,6 +2508,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct kc_err
 		.keepalive = on_peer_keepalive,
 		.ttl = on_peer_ttl,
 		.members = members_lines,
+		.snap_open = snap_open,
 		.is_removed = peer_is_removed,
 		.removed = peer_says_removed,
 		.require_group = cfg->peer_require_group,

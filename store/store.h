@@ -47,7 +47,9 @@ struct store_peer {
 };
 
 struct store_config {
-	const char *data_dir;        /* DATA: files live in DATA/store/ (created): mvcc.db, raft.db */
+	const char *data_dir;        /* DATA: files live in DATA/store/ (created): mvcc.db, raft.db;
+				      * snapshots/ while this member sends a Raft snapshot,
+				      * mvcc.db.recv while it receives one */
 	const char *name;            /* this member's name, unique in the cluster; required */
 	const char *cluster_token;   /* mixed into cluster and member ids; NULL = the one recorded in
 				      * DATA/store/cluster (store_restore, or learned when joining),
