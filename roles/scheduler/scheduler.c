@@ -318,6 +318,7 @@ static void mark_unschedulable(struct scheduler *s, const cJSON *pod, const char
 	}
 	const char *cm = c ? kc_json_get_str(c, "message") : NULL;
 	if (!cm || strcmp(cm, msg)) {
+		log_info("pod unschedulable pod=%s reason=%s", key, msg);
 		char now[32];
 		apiclient_now_rfc3339(s->loop, now, sizeof now);
 		cJSON *p = kc_json_new_object();

@@ -103,6 +103,8 @@ dump() { # dump POD LOG: the pod and the tail of a log, for failure messages
 	k get pod "$1" -o wide 2>&1 | tail -n 2
 	k get pod "$1" -o jsonpath='{.status.containerStatuses}' 2>&1 | head -c 600
 	echo
+	k get events --field-selector "involvedObject.name=$1" 2>&1 | tail -n 5
+	k get nodes -o wide 2>&1 | tail -n 3
 	tail -n 15 "$2"
 }
 
