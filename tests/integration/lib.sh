@@ -38,6 +38,18 @@ bg_start() {
 	T_PIDS="$T_PIDS $T_LAST_PID"
 }
 
+# store_start NAME DIR PEERPORT CLIENTPORT [flags]: a `kc server --role=store --plain-http` member
+# on loopback, logging to $T_TMP/NAME.log; kstore CLIENTPORT ARGS: `kc store` against it;
+# kstore_getis CLIENTPORT KEY VALUE: whether KEY holds VALUE there.
+store_start() {
+	n=$1 d=$2 pp=$3 cp=$4
+	shift 4
+	bg_start "$T_TMP/$n.log" "$KC" server --role=store --plain-http --node-name "$n" --data-dir "$d" \
+		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --peer-port "$pp" --store-port "$cp" "$@"
+}
+kstore() { p=$1; shift; "$KC" store --endpoints "http://127.0.0.1:$p" "$@"; }
+kstore_getis() { kstore "$1" get "$2" | tail -n 1 | grep -qx "$3"; }
+
 # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds, at most SECONDS*20 times: a
 # slow CMD (kubectl on a loaded machine) stretches the wait beyond SECONDS of wall time, which
 # the tests rely on for patience under load; a condition that never comes true takes long.

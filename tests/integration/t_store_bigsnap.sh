@@ -5,21 +5,14 @@
 # copies of the database), and so does the leader's; the leader's snapshot files go when it stops.
 . tests/integration/lib.sh
 
-start() { # NAME DIR PEERPORT CLIENTPORT [flags]
-	n=$1 d=$2 pp=$3 cp=$4
-	shift 4
-	bg_start "$T_TMP/$n.log" "$KC" server --role=store --plain-http --node-name "$n" --data-dir "$d" \
-		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --peer-port "$pp" --store-port "$cp" "$@"
-}
-ks() { p=$1; shift; "$KC" store --endpoints "http://127.0.0.1:$p" "$@"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 # A store of 48 values of 1 MiB (random bytes), made into a new cluster by save and restore: a
 # restored cluster's log starts after the data, so every member that joins needs a snapshot.
 P1=$(free_port); C1=$(free_port)
-start a "$T_TMP/a" "$P1" "$C1"
+store_start a "$T_TMP/a" "$P1" "$C1"
 A=$T_LAST_PID
-wait_for 10 ks "$C1" status || fail "member starts" "$(tail -n 5 "$T_TMP/a.log")"
+wait_for 10 kstore "$C1" status || fail "member starts" "$(tail -n 5 "$T_TMP/a.log")"
 n=$(python3 - "$C1" <<'EOF'
 import base64, json, os, sys, urllib.request
 n = 0
@@ -37,21 +30,20 @@ print(n)
 EOF
 )
 [ "$n" = 48 ] && pass "48 writes of 1 MiB" || fail "48 writes of 1 MiB" "$n"
-ks "$C1" put /big/last done >/dev/null
-expect "snapshot save" ks "$C1" snapshot save "$T_TMP/s.db"
+kstore "$C1" put /big/last done >/dev/null
+expect "snapshot save" kstore "$C1" snapshot save "$T_TMP/s.db"
 kill -TERM "$A" 2>/dev/null
 wait "$A" 2>/dev/null
 expect "restore" "$KC" store snapshot restore "$T_TMP/s.db" --data-dir "$T_TMP/r1" --node-name r1
 
 P2=$(free_port); C2=$(free_port); P3=$(free_port); C3=$(free_port)
-start r1 "$T_TMP/r1" "$P2" "$C2"
+store_start r1 "$T_TMP/r1" "$P2" "$C2"
 R1=$T_LAST_PID
-wait_for 20 ks "$C2" status || fail "restored member starts" "$(tail -n 5 "$T_TMP/r1.log")"
-ks "$C2" member add r2 "http://127.0.0.1:$P3" >/dev/null
-start r2 "$T_TMP/r2" "$P3" "$C3" --store-join "http://127.0.0.1:$P2"
+wait_for 20 kstore "$C2" status || fail "restored member starts" "$(tail -n 5 "$T_TMP/r1.log")"
+kstore "$C2" member add r2 "http://127.0.0.1:$P3" >/dev/null
+store_start r2 "$T_TMP/r2" "$P3" "$C3" --store-join "http://127.0.0.1:$P2"
 R2=$T_LAST_PID
-getis() { ks "$1" get "$2" | tail -n 1 | grep -qx "$3"; }
-if wait_for 120 getis "$C3" /big/last done; then pass "the joining member got the data"
+if wait_for 120 kstore_getis "$C3" /big/last done; then pass "the joining member got the data"
 else fail "the joining member got the data" "$(tail -n 8 "$T_TMP/r2.log")"; fi
 grep -q "downloaded snapshot" "$T_TMP/r2.log" && pass "... as a downloaded snapshot file" ||
 	fail "downloaded snapshot" "$(grep -i snapshot "$T_TMP/r2.log" | tail -n 5)"
